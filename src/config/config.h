@@ -1,0 +1,105 @@
+// Config: Hangar's configuration file, config.toml in the XDG config folder
+// (Paths::config_file), read and validated.
+//
+//   default_model = "qwen2.5-coder-7b-q5"   # top level; the model used when none is named
+//
+//   [limits]                                 # see limits.h
+//   max_ram_usage = "80%"
+//
+//   [model_presets.NAME]                     # see model_preset.h
+//   hf_repo = "Qwen/Qwen2.5-Coder-7B-Instruct-GGUF"
+//
+//   [performance_profiles.NAME]              # see profile.h
+//   inherits = "balanced"
+//   temperature = 0.2
+//
+// A missing file is not an error: it means the defaults (built-in profiles,
+// no presets, default limits, no default model). Tables Hangar does not know
+// are ignored (and kept by the writers in config_writer.h); unknown keys
+// inside the known tables, and unknown top-level keys, are reported in
+// warnings() and otherwise ignored. Anything else that is wrong (TOML syntax,
+// a wrong type, a value out of range, an unknown or cyclic `inherits`) makes
+// loading fail with InvalidArgument and a message naming the file, the line
+// and the key:
+//   config.toml:12: performance_profiles.fast.temperature: must be between 0 and 2, got 3.5
+//
+// A Config is an immutable value once built: copyable, safe to read from any
+// number of threads.
+#ifndef HANGAR_CONFIG_CONFIG_H_
+#define HANGAR_CONFIG_CONFIG_H_
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/limits.h"
+#include "config/model_preset.h"
+#include "config/profile.h"
+#include "core/status.h"
+
+namespace hangar {
+
+class ConfigParser;
+
+class Config {
+ public:
+  // The defaults, as if the file were missing.
+  Config();
+
+  // Reads and validates `path`. The defaults when the file does not exist;
+  // InvalidArgument for a broken file (see above); Unavailable when it
+  // cannot be read.
+  static Result<Config> Load(const std::filesystem::path& path);
+
+  // Validates TOML text; `file_name` names it in messages and file_name().
+  // InvalidArgument for broken text.
+  static Result<Config> Parse(std::string_view text, std::string_view file_name);
+
+  // The file as named to Load/Parse; empty for Config().
+  const std::string& file_name() const { return file_name_; }
+  // False when the defaults stand in for a missing file.
+  bool exists() const { return exists_; }
+
+  // Built-in and user profiles, inheritance resolved, sorted by name.
+  const std::vector<Profile>& profiles() const { return profiles_; }
+  // The profile `name`, or nullptr.
+  const Profile* FindProfile(std::string_view name) const;
+  // The profile `name`; NotFound listing the known profiles otherwise.
+  Result<Profile> GetProfile(std::string_view name) const;
+
+  // The user's presets, sorted by name.
+  const std::vector<ModelPreset>& presets() const { return presets_; }
+  // The preset `name`, or nullptr.
+  const ModelPreset* FindPreset(std::string_view name) const;
+
+  const Limits& limits() const { return limits_; }
+
+  // `default_model` at the top level of the file, if set.
+  const std::optional<std::string>& default_model() const { return default_model_; }
+
+  // Messages about ignored keys, "config.toml:7: limits.max_ram: unknown key, ignored ...".
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  friend class ConfigParser;
+
+  std::string file_name_;
+  bool exists_ = false;
+  std::vector<Profile> profiles_;
+  std::vector<ModelPreset> presets_;
+  Limits limits_;
+  std::optional<std::string> default_model_;
+  std::vector<std::string> warnings_;
+};
+
+// {"file": string, "exists": bool, "default_model": string or null,
+//  "limits": ToJson(Limits), "profiles": [ToJson(Profile)...],
+//  "presets": [ToJson(ModelPreset)...], "warnings": [string...]}
+nlohmann::json ToJson(const Config& config);
+
+}  // namespace hangar
+
+#endif  // HANGAR_CONFIG_CONFIG_H_
