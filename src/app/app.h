@@ -1,0 +1,113 @@
+// App: the facade of Hangar's use cases. The command line (cli/) and the HTTP
+// server (server/) call only this; it composes the modules below (config,
+// catalog, hardware, gguf, ...) and owns what they share within a process:
+// the resolved paths, the loaded configuration, the merged catalog and the
+// cached hardware report.
+//
+// Side effects come in through Deps (environment, clock, NVML, the root of
+// /proc and /sys), so tests build an App over fixture folders; Defaults()
+// wires the real ones.
+//
+// Not thread-safe: one App serves one thread (the server gives each worker
+// its own, or serialises calls).
+#ifndef HANGAR_APP_APP_H_
+#define HANGAR_APP_APP_H_
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/models.h"
+#include "catalog/catalog.h"
+#include "config/config.h"
+#include "config/profile.h"
+#include "gguf/gguf_file.h"
+#include "gguf/summary.h"
+#include "core/clock.h"
+#include "core/env.h"
+#include "core/paths.h"
+#include "core/status.h"
+#include "hardware/hardware.h"
+
+namespace hangar::app {
+
+struct Deps {
+  std::shared_ptr<const Environment> env;
+  const Clock* clock = nullptr;
+  // NVIDIA GPUs are probed through this; nullptr probes none.
+  std::shared_ptr<NvmlApi> nvml;
+  // Root of /proc, /sys and /etc for the hardware probe.
+  std::filesystem::path hardware_root = "/";
+};
+
+class App {
+ public:
+  explicit App(Deps deps);
+  // The real environment, clock and NVML.
+  static App Defaults();
+
+  App(App&&) = default;
+  App& operator=(App&&) = default;
+
+  // Paths from the environment. FailedPrecondition without HOME.
+  Result<const Paths*> paths();
+  // config.toml, loaded once. InvalidArgument for a broken file.
+  Result<const Config*> config();
+  // The built-in catalog with the user's presets merged in (loaded once).
+  Result<const ModelIndex*> models();
+
+  // --- models -------------------------------------------------------------
+  Result<std::vector<ModelView>> ListModels(const ListQuery& query);
+  // NotFound (with a suggestion) when nothing matches `ref`.
+  Result<ModelView> Info(std::string_view ref);
+  // Checks a model's local files; see ValidationReport. NotFound for an
+  // unknown model; FailedPrecondition when it has no local files.
+  Result<ValidationReport> Validate(std::string_view ref);
+  // The configured default model id, if any.
+  Result<std::optional<std::string>> DefaultModel();
+  // Resolves `ref` and records its id as the default. NotFound for an
+  // unknown model; InvalidArgument/Unavailable from the config writer.
+  Result<std::string> SetDefaultModel(std::string_view ref);
+
+  // --- inspection ----------------------------------------------------------
+  struct Inspection {
+    std::vector<gguf::GgufFile> parts;  // every part of a split model
+    gguf::ModelSummary summary;
+  };
+  // The GGUF header of a file path (any part of a split set; "file://" too)
+  // or of a model's local weights. NotFound for an unknown model or path;
+  // FailedPrecondition for a model with no local GGUF file; DataLoss /
+  // InvalidArgument from the reader for a damaged or foreign file.
+  Result<Inspection> Inspect(std::string_view ref);
+
+  // --- hardware -------------------------------------------------------------
+  // This machine, probed once per App; disk space is that of the data folder.
+  Result<const HardwareInfo*> Hardware();
+
+  // --- profiles -------------------------------------------------------------
+  Result<std::vector<Profile>> Profiles();
+  Result<Profile> GetProfile(std::string_view name);
+  Result<Profile> CreateProfile(std::string_view name, const ProfilePatch& patch);
+  Result<Profile> UpdateProfile(std::string_view name, const ProfilePatch& patch);
+  Status DeleteProfile(std::string_view name);
+  // The profile for this machine (RAM usable by this process and physical
+  // cores), with the reason.
+  Result<ProfileRecommendation> RecommendProfile();
+
+ private:
+  // Reloads config and models after a write to config.toml.
+  void Invalidate();
+
+  Deps deps_;
+  std::optional<Paths> paths_;
+  std::optional<Config> config_;
+  std::unique_ptr<ModelIndex> models_;
+  std::unique_ptr<HardwareInfo> hardware_;
+};
+
+}  // namespace hangar::app
+
+#endif  // HANGAR_APP_APP_H_

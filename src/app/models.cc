@@ -1,0 +1,341 @@
+#include "app/models.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <system_error>
+
+#include "core/sha256.h"
+#include "core/units.h"
+#include "gguf/parser.h"
+#include "gguf/split.h"
+
+namespace hangar::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         Lower(s.substr(s.size() - suffix.size())) == Lower(suffix);
+}
+
+Status PresetError(std::string_view config_file, std::string_view preset, std::string_view key,
+                   const std::string& what) {
+  return InvalidArgumentError(std::string(config_file) + ": model_presets." +
+                              std::string(preset) + "." + std::string(key) + ": " + what);
+}
+
+// "high" / "medium" / "fast" (the Gemma CLI's words) or a tier 1..5.
+std::optional<int> QualityTier(std::string_view quality) {
+  std::string q = Lower(quality);
+  if (q == "best" || q == "highest") return 5;
+  if (q == "high") return 4;
+  if (q == "medium" || q == "balanced") return 3;
+  if (q == "fast" || q == "low") return 2;
+  if (q == "basic" || q == "lowest") return 1;
+  if (q.size() == 1 && q[0] >= '1' && q[0] <= '5') return q[0] - '0';
+  return std::nullopt;
+}
+
+std::string ParameterLabel(double count) {
+  if (count <= 0) return "";
+  char buf[32];
+  if (count >= 1e9) {
+    double b = count / 1e9;
+    std::snprintf(buf, sizeof buf, b < 10 && std::fmod(b, 1.0) != 0 ? "%.1fB" : "%.0fB", b);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0fM", count / 1e6);
+  }
+  return buf;
+}
+
+// Sum of the sizes of `paths`; missing files count as zero.
+uint64_t TotalSize(const std::vector<fs::path>& paths) {
+  uint64_t total = 0;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    uint64_t s = fs::file_size(p, ec);
+    if (!ec) total += s;
+  }
+  return total;
+}
+
+}  // namespace
+
+std::string_view ModelOriginName(ModelOrigin origin) {
+  switch (origin) {
+    case ModelOrigin::kBuiltin:
+      return "catalog";
+    case ModelOrigin::kPreset:
+      return "preset";
+    case ModelOrigin::kOverride:
+      return "catalog+preset";
+  }
+  return "catalog";
+}
+
+Result<CatalogEntry> EntryFromPreset(const ModelPreset& p, const CatalogEntry* base,
+                                     std::string_view config_file) {
+  CatalogEntry e;
+  if (base != nullptr) {
+    e = *base;
+    e.min_ram_bytes = 0;  // derived again from the merged facts
+    e.min_vram_bytes = 0;
+  } else {
+    e.id = p.name;
+    e.name = p.name;
+    e.quality_tier = 3;
+  }
+  e.builtin = false;
+  if (p.weights) {
+    std::string w = *p.weights;
+    if (EndsWith(w, ".gguf")) e.format = ModelFormat::kGguf;
+    else if (EndsWith(w, ".onnx")) e.format = ModelFormat::kOnnx;
+    else if (EndsWith(w, ".safetensors")) e.format = ModelFormat::kSafetensors;
+  }
+  if (p.format) {
+    auto f = ParseModelFormat(*p.format);
+    if (f.ok()) {
+      e.format = *f;
+    } else if (e.quantization.empty() || base == nullptr) {
+      // The Gemma CLI's "sfp", "bf16", "f32", "nuq": a weight encoding.
+      e.quantization = *p.format;
+    }
+  }
+  if (p.quantization) e.quantization = *p.quantization;
+  if (p.size_gb) {
+    e.file_size_bytes = static_cast<uint64_t>(std::llround(*p.size_gb * 1e9));
+    e.size_approximate = true;
+  }
+  if (p.quality) {
+    auto tier = QualityTier(*p.quality);
+    if (!tier) {
+      return PresetError(config_file, p.name, "quality",
+                         "expected high, medium, fast or a tier 1-5, got \"" + *p.quality + "\"");
+    }
+    e.quality_tier = *tier;
+  }
+  if (p.use_case) e.use_case = *p.use_case;
+  if (p.description) e.description = *p.description;
+  if (p.context_length) e.context_length = static_cast<uint32_t>(*p.context_length);
+  if (p.min_ram_gb) e.min_ram_bytes = static_cast<uint64_t>(std::llround(*p.min_ram_gb * 1e9));
+  if (p.family) e.family = *p.family;
+  if (p.parameters) {
+    e.parameter_count = static_cast<double>(*p.parameters);
+    e.parameter_label = ParameterLabel(e.parameter_count);
+  }
+  if (p.purpose) {
+    auto purpose = ParsePurpose(*p.purpose);
+    if (!purpose.ok()) return PresetError(config_file, p.name, "purpose", purpose.status().message());
+    e.purpose = *purpose;
+  }
+  if (p.tags) e.tags = *p.tags;
+  if (p.hf_repo || p.hf_file) {
+    ModelSource s;
+    s.kind = SourceKind::kHuggingFace;
+    const ModelSource* old = e.FirstSource(SourceKind::kHuggingFace);
+    if (old) s = *old;
+    if (p.hf_repo) s.repo = *p.hf_repo;
+    if (p.hf_file) s.file = *p.hf_file;
+    std::erase_if(e.sources, [](const ModelSource& x) { return x.kind == SourceKind::kHuggingFace; });
+    e.sources.insert(e.sources.begin(), s);
+  }
+  if (p.ollama) {
+    std::erase_if(e.sources, [](const ModelSource& x) { return x.kind == SourceKind::kOllama; });
+    ModelSource s;
+    s.kind = SourceKind::kOllama;
+    s.repo = *p.ollama;
+    e.sources.push_back(s);
+  }
+  if (p.sha256) {
+    if (e.sources.empty()) {
+      ModelSource s;
+      s.kind = SourceKind::kUrl;
+      e.sources.push_back(s);
+    }
+    e.sources.front().sha256 = *p.sha256;
+  }
+  if (p.layers) e.arch.block_count = static_cast<uint32_t>(*p.layers);
+  if (p.embedding) e.arch.embedding_length = static_cast<uint32_t>(*p.embedding);
+  if (p.heads) e.arch.head_count = static_cast<uint32_t>(*p.heads);
+  if (p.kv_heads) e.arch.head_count_kv = static_cast<uint32_t>(*p.kv_heads);
+  if (p.head_dim) {
+    e.arch.key_length = static_cast<uint32_t>(*p.head_dim);
+    e.arch.value_length = static_cast<uint32_t>(*p.head_dim);
+  }
+  return e;
+}
+
+Result<ModelIndex> ModelIndex::Build(Catalog base, const std::vector<ModelPreset>& presets,
+                                     std::string_view config_file) {
+  ModelIndex index;
+  index.catalog_ = std::move(base);
+  for (const ModelPreset& p : presets) {
+    const CatalogEntry* existing = index.catalog_.FindById(p.name);
+    bool overrides = existing != nullptr && Lower(existing->id) == Lower(p.name);
+    ASSIGN_OR_RETURN(CatalogEntry entry,
+                     EntryFromPreset(p, overrides ? existing : nullptr, config_file));
+    std::string key = Lower(entry.id);
+    Status s = index.catalog_.Upsert(std::move(entry));
+    if (!s.ok()) return PresetError(config_file, p.name, "name", s.message());
+    Local local;
+    local.origin = overrides ? ModelOrigin::kOverride : ModelOrigin::kPreset;
+    if (p.weights) local.weights = *p.weights;
+    if (p.tokenizer) local.tokenizer = *p.tokenizer;
+    local.avg_tokens_per_sec = p.avg_tokens_per_sec;
+    index.locals_[key] = std::move(local);
+  }
+  return index;
+}
+
+ModelView ModelIndex::View(const CatalogEntry& entry,
+                           const std::optional<std::string>& default_id) const {
+  ModelView v;
+  v.entry = entry;
+  auto it = locals_.find(Lower(entry.id));
+  if (it != locals_.end()) {
+    v.origin = it->second.origin;
+    v.weights = it->second.weights;
+    v.tokenizer = it->second.tokenizer;
+    v.avg_tokens_per_sec = it->second.avg_tokens_per_sec;
+  }
+  if (!v.weights.empty()) {
+    std::error_code ec;
+    v.installed = fs::is_regular_file(v.weights, ec) &&
+                  (v.tokenizer.empty() || fs::is_regular_file(v.tokenizer, ec));
+  }
+  v.is_default = default_id && Lower(*default_id) == Lower(entry.id);
+  return v;
+}
+
+bool ValidationReport::ok() const {
+  return std::all_of(checks.begin(), checks.end(), [](const ValidationCheck& c) { return c.ok; });
+}
+
+Result<ValidationReport> ValidateModel(const ModelView& view) {
+  if (view.weights.empty()) {
+    return FailedPreconditionError("model " + view.entry.id +
+                                   " has no local files to validate; give it a `weights` path in "
+                                   "[model_presets." + view.entry.id + "] of config.toml");
+  }
+  ValidationReport r;
+  r.id = view.entry.id;
+  // A split GGUF model is every part together.
+  std::vector<fs::path> weights = {view.weights};
+  bool is_gguf = view.entry.format == ModelFormat::kGguf || EndsWith(view.weights.string(), ".gguf");
+  if (is_gguf) {
+    std::vector<fs::path> parts = gguf::SplitPartPaths(view.weights);
+    if (!parts.empty()) weights = parts;
+  }
+  r.files = weights;
+  if (!view.tokenizer.empty()) r.files.push_back(view.tokenizer);
+
+  ValidationCheck exists{.name = "exists", .ok = true, .skipped = false, .detail = ""};
+  for (const auto& f : r.files) {
+    std::error_code ec;
+    if (!fs::is_regular_file(f, ec)) {
+      exists.ok = false;
+      exists.detail += (exists.detail.empty() ? "missing: " : ", ") + f.string();
+    }
+  }
+  if (exists.ok) exists.detail = std::to_string(r.files.size()) + " file(s) present";
+  r.checks.push_back(exists);
+
+  uint64_t actual = TotalSize(weights);
+  ValidationCheck size{.name = "size", .ok = false, .skipped = false, .detail = ""};
+  uint64_t declared = view.entry.file_size_bytes;
+  if (!exists.ok) {
+    size.detail = "skipped: files missing";
+  } else if (declared == 0) {
+    size.ok = true;
+    size.skipped = true;
+    size.detail = FormatBytesDecimal(actual) + "; no declared size to compare";
+  } else {
+    double ratio = static_cast<double>(actual) / static_cast<double>(declared);
+    size.ok = ratio >= 0.9 && ratio <= 1.1;
+    char pct[16];
+    std::snprintf(pct, sizeof pct, "%+.1f%%", (ratio - 1) * 100);
+    size.detail = FormatBytesDecimal(actual) + " vs declared " + FormatBytesDecimal(declared) +
+                  " (" + pct + (size.ok ? ", within 10%)" : ", more than 10% off)");
+  }
+  r.checks.push_back(size);
+
+  if (is_gguf) {
+    ValidationCheck header{.name = "gguf header", .ok = false, .skipped = false, .detail = ""};
+    if (!exists.ok) {
+      header.detail = "skipped: files missing";
+    } else {
+      auto parts = gguf::ReadSplitModel(view.weights);
+      header.ok = parts.ok();
+      if (parts.ok()) {
+        size_t tensors = 0;
+        for (const auto& p : *parts) tensors += p.tensors.size();
+        const gguf::KeyValue* arch = parts->front().Find("general.architecture");
+        header.detail = "GGUF v" + std::to_string(parts->front().version) + ", " +
+                        std::to_string(tensors) + " tensors";
+        if (arch && arch->value.AsString()) header.detail += ", " + *arch->value.AsString();
+      } else {
+        header.detail = parts.status().message();
+      }
+    }
+    r.checks.push_back(header);
+  }
+
+  ValidationCheck digest{.name = "sha256", .ok = false, .skipped = false, .detail = ""};
+  std::string expected;
+  for (const auto& s : view.entry.sources) {
+    if (!s.sha256.empty() && s.split_count <= 1) expected = Lower(s.sha256);
+  }
+  if (expected.empty()) {
+    digest.ok = true;
+    digest.skipped = true;
+    digest.detail = "no known digest";
+  } else if (!exists.ok || weights.size() != 1) {
+    digest.detail = exists.ok ? "a digest is known for one file only" : "skipped: files missing";
+  } else {
+    auto got = Sha256File(weights.front());
+    if (!got.ok()) {
+      digest.detail = got.status().message();
+    } else {
+      digest.ok = *got == expected;
+      digest.detail = digest.ok ? "matches " + expected
+                                : "expected " + expected + ", got " + *got;
+    }
+  }
+  r.checks.push_back(digest);
+  return r;
+}
+
+nlohmann::json ToJson(const ModelView& v) {
+  nlohmann::json j = ToJson(v.entry);
+  j["origin"] = ModelOriginName(v.origin);
+  j["installed"] = v.installed;
+  j["default"] = v.is_default;
+  j["weights"] = v.weights.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.weights.string());
+  j["tokenizer"] =
+      v.tokenizer.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.tokenizer.string());
+  j["avg_tokens_per_sec"] =
+      v.avg_tokens_per_sec ? nlohmann::json(*v.avg_tokens_per_sec) : nlohmann::json(nullptr);
+  return j;
+}
+
+nlohmann::json ToJson(const ValidationReport& r) {
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& c : r.checks) {
+    checks.push_back(
+        {{"name", c.name}, {"ok", c.ok}, {"skipped", c.skipped}, {"detail", c.detail}});
+  }
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& f : r.files) files.push_back(f.string());
+  return {{"id", r.id}, {"ok", r.ok()}, {"files", files}, {"checks", checks}};
+}
+
+}  // namespace hangar::app

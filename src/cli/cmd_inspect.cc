@@ -1,0 +1,131 @@
+// hangar inspect
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "cli/command.h"
+#include "core/units.h"
+#include "gguf/ggml_types.h"
+#include "gguf/summary.h"
+
+namespace hangar::cli {
+namespace {
+
+struct InspectFlags {
+  std::string ref;
+  bool tensors = false;
+  bool metadata = false;
+};
+
+std::string Opt(const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : "-"; }
+
+std::string Count(uint64_t n) {
+  char buf[32];
+  if (n >= 1'000'000'000) std::snprintf(buf, sizeof buf, "%.2fB", static_cast<double>(n) / 1e9);
+  else if (n >= 1'000'000) std::snprintf(buf, sizeof buf, "%.1fM", static_cast<double>(n) / 1e6);
+  else std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(n));
+  return buf;
+}
+
+void RunInspect(Context& ctx, const InspectFlags& f) {
+  auto r = ctx.app().Inspect(f.ref);
+  if (!r.ok()) return ctx.Fail(r.status());
+  const gguf::ModelSummary& s = r->summary;
+  if (ctx.json) {
+    nlohmann::json j = gguf::ToJson(s, f.tensors);
+    if (f.metadata) {
+      nlohmann::json md = nlohmann::json::array();
+      for (const auto& line : gguf::MetadataLines(r->parts.front())) {
+        md.push_back({{"key", line.key}, {"type", line.type}, {"value", line.value}});
+      }
+      j["metadata"] = md;
+    }
+    return ctx.PrintJson(j);
+  }
+  std::string files;
+  for (const auto& name : s.files) files += (files.empty() ? "" : ", ") + name;
+  std::string swa = "-";
+  if (s.sliding_window) {
+    size_t local = std::count(s.sliding_window_layers.begin(), s.sliding_window_layers.end(), true);
+    swa = std::to_string(*s.sliding_window) + " tokens on " + std::to_string(local) + " of " +
+          std::to_string(s.sliding_window_layers.size()) + " layers";
+  }
+  std::string experts = "-";
+  if (s.expert_count && *s.expert_count > 0) {
+    experts = Opt(s.expert_used_count) + " of " + Opt(s.expert_count) + " per token";
+  }
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"File", files},
+      {"GGUF version", std::to_string(s.version)},
+      {"Architecture", s.architecture},
+      {"Name", s.name.empty() ? "-" : s.name},
+      {"Parameters", Count(s.parameter_count)},
+      {"File type", s.FileTypeTag().empty() ? "-"
+                                            : s.FileTypeTag() + (s.file_type_guessed ? " (guessed)" : "")},
+      {"Context length", Opt(s.context_length)},
+      {"Layers", Opt(s.block_count)},
+      {"Embedding", Opt(s.embedding_length)},
+      {"Feed-forward", Opt(s.feed_forward_length)},
+      {"Heads", Opt(s.head_count) + " (KV " + Opt(s.head_count_kv) + ")"},
+      {"Head dims", "K " + Opt(s.key_length) + ", V " + Opt(s.value_length)},
+      {"Sliding window", swa},
+      {"Experts", experts},
+      {"Vocabulary", Opt(s.vocab_size) + (s.tokenizer_model.empty() ? "" : " (" + s.tokenizer_model + ")")},
+      {"BOS / EOS", Opt(s.bos_token_id) + " / " + Opt(s.eos_token_id)},
+      {"Chat template", s.has_chat_template ? "yes" : "no"},
+      {"Tensors", std::to_string(s.tensors.size()) + ", " + FormatBytes(s.tensor_bytes)},
+      {"Data offset", std::to_string(s.data_offset) + " (alignment " + std::to_string(s.alignment) + ")"},
+      {"File size", s.file_size ? FormatBytes(s.file_size) : "-"},
+  };
+  if (s.kv_lora_rank) rows.push_back({"MLA rank", Opt(s.kv_lora_rank)});
+  ctx.Print(RenderKeyValues(rows, ctx.style));
+
+  Table mix({"TYPE", "TENSORS", "BYTES", "SHARE"},
+            {Table::Align::kLeft, Table::Align::kRight, Table::Align::kRight, Table::Align::kRight});
+  for (const auto& [type, share] : s.types) {
+    char pct[16];
+    std::snprintf(pct, sizeof pct, "%.1f%%",
+                  s.tensor_bytes ? 100.0 * static_cast<double>(share.bytes) /
+                                       static_cast<double>(s.tensor_bytes)
+                                 : 0.0);
+    mix.AddRow({type, std::to_string(share.tensors), FormatBytes(share.bytes), pct});
+  }
+  ctx.Print("\n" + mix.Render(ctx.style));
+
+  if (f.metadata) {
+    Table md({"KEY", "TYPE", "VALUE"});
+    for (const auto& line : gguf::MetadataLines(r->parts.front())) {
+      md.AddRow({line.key, line.type, line.value});
+    }
+    ctx.Print("\n" + md.Render(ctx.style));
+  }
+  if (f.tensors) {
+    Table t({"TENSOR", "TYPE", "SHAPE", "BYTES", "OFFSET"},
+            {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight,
+             Table::Align::kRight});
+    for (const auto& ti : s.tensors) {
+      std::string shape;
+      for (uint32_t d = 0; d < ti.n_dims; ++d) {
+        shape += (d ? " x " : "") + std::to_string(ti.dims[d]);
+      }
+      const gguf::GgmlType* type = gguf::FindGgmlType(ti.type);
+      t.AddRow({ti.name, type ? std::string(type->name) : std::to_string(ti.type), shape,
+                std::to_string(ti.size), std::to_string(ti.offset)});
+    }
+    ctx.Print("\n" + t.Render(ctx.style));
+  }
+}
+
+}  // namespace
+
+void AddInspect(CLI::App& sub, Context& ctx) {
+  auto f = std::make_shared<InspectFlags>();
+  sub.add_option("MODEL", f->ref, "A GGUF file (any part of a split set) or an installed model")
+      ->required();
+  sub.add_flag("--tensors", f->tensors, "Also list every tensor: type, shape, bytes, offset");
+  sub.add_flag("--metadata", f->metadata, "Also list every metadata key/value");
+  AddJsonFlag(sub, ctx);
+  sub.callback([&ctx, f] { RunInspect(ctx, *f); });
+}
+
+}  // namespace hangar::cli

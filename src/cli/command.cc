@@ -1,0 +1,92 @@
+#include "cli/command.h"
+
+#include <ostream>
+
+#include "cli/exit_code.h"
+#include "core/log.h"
+
+namespace hangar::cli {
+
+int ExitCodeFor(const Status& status) { return status.ok() ? kExitOk : kExitFailure; }
+
+void Context::PrintJson(const nlohmann::json& doc) const {
+  *out << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+}
+
+void Context::Print(const std::string& text) const { *out << text; }
+
+void Context::Fail(const Status& status) {
+  exit_code = ExitCodeFor(status);
+  if (json) {
+    PrintJson({{"error",
+                {{"code", std::string(StatusCodeName(status.code()))},
+                 {"message", status.message()}}}});
+  }
+  *err << "hangar: error: " << status.message() << '\n';
+}
+
+void Context::UsageError(const std::string& message) {
+  exit_code = kExitUsage;
+  *err << "hangar: " << message << '\n';
+}
+
+void AddJsonFlag(CLI::App& sub, Context& ctx) {
+  sub.add_flag("--json", ctx.json, "Print one JSON document instead of a table");
+}
+
+namespace {
+
+const CommandSpec kCommands[] = {
+    {"list", "List models: the catalog, presets and installed models", AddList},
+    {"info", "Show everything known about one model", AddInfo},
+    {"validate", "Check a model's files: presence, size, GGUF header, SHA-256", AddValidate},
+    {"default", "Show or set the default model", AddDefault},
+    {"inspect", "Read a GGUF file's header: architecture, sizes, quant mix, tensors", AddInspect},
+    {"hw", "Report this machine: CPU, memory, GPUs, disk, OS", AddHw},
+    {"profile", "Manage performance profiles (sampling settings)", AddProfile},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> Commands() { return kCommands; }
+
+int RunCli(int argc, const char* const* argv, Context& ctx) {
+  CLI::App cli{"Hangar: find the model that fits this machine, fetch it, keep it once, run it.",
+               "hangar"};
+  cli.require_subcommand(1);
+  cli.fallthrough(false);
+  int verbosity = 0;
+  cli.add_flag("-v,--verbose", verbosity, "More log output on stderr (-vv for debug)");
+  for (const CommandSpec& spec : Commands()) {
+    CLI::App* sub = cli.add_subcommand(spec.name, spec.help);
+    spec.add(*sub, ctx);
+  }
+  cli.parse_complete_callback([&] {
+    if (verbosity >= 2) {
+      SetLogLevel(LogLevel::kDebug);
+    } else if (verbosity == 1) {
+      SetLogLevel(LogLevel::kInfo);
+    }
+  });
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    *ctx.out << cli.help();
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp& e) {
+    *ctx.out << cli.help("", CLI::AppFormatMode::All);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    // Help of a subcommand is a ParseError too: print the right help text.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
+      cli.exit(e, *ctx.out, *ctx.err);
+      return kExitOk;
+    }
+    *ctx.err << "hangar: " << e.what() << "\n";
+    *ctx.err << "Run 'hangar --help' (or 'hangar COMMAND --help') for usage.\n";
+    return kExitUsage;
+  }
+  return ctx.exit_code;
+}
+
+}  // namespace hangar::cli

@@ -1,0 +1,224 @@
+// End-to-end tests of the `hangar` command: real binary, private HOME.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "process.h"
+
+namespace hangar {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::ProcessResult;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    home_ = fs::temp_directory_path() /
+            ("hangar-cli-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(home_);
+    fs::create_directories(home_);
+  }
+  void TearDown() override { fs::remove_all(home_); }
+
+  ProcessResult Run(std::vector<std::string> args, std::map<std::string, std::string> extra = {}) {
+    args.insert(args.begin(), HANGAR_BIN);
+    std::map<std::string, std::string> env = {{"HOME", home_.string()},
+                                              {"PATH", "/usr/bin:/bin"}};
+    for (auto& [k, v] : extra) env[k] = v;
+    return testing::RunProcess(args, env);
+  }
+  nlohmann::json Json(const ProcessResult& r) {
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  }
+  fs::path ConfigFile() const { return home_ / ".config/hangar/config.toml"; }
+  void WriteConfig(const std::string& text) {
+    fs::create_directories(ConfigFile().parent_path());
+    std::ofstream(ConfigFile()) << text;
+  }
+  // A GGUF v3 file with one key, no tensors, `size` bytes long.
+  fs::path WriteGguf(const std::string& name, size_t size) {
+    std::string b = "GGUF";
+    auto u32 = [&](uint32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); };
+    auto u64 = [&](uint64_t v) { b.append(reinterpret_cast<const char*>(&v), 8); };
+    u32(3);
+    u64(0);
+    u64(1);
+    u64(20);
+    b += "general.architecture";
+    u32(8);
+    u64(5);
+    b += "llama";
+    b.resize(std::max(size, b.size()), '\0');
+    fs::path p = home_ / "models" / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << b;
+    return p;
+  }
+
+  fs::path home_;
+};
+
+TEST_F(CliTest, HelpForEveryCommand) {
+  ProcessResult top = Run({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  for (const char* cmd : {"list", "info", "validate", "default", "inspect", "hw", "profile"}) {
+    EXPECT_THAT(top.out, HasSubstr(cmd));
+    ProcessResult r = Run({cmd, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_THAT(r.out, HasSubstr("Usage")) << cmd;
+  }
+  for (const char* sub : {"list", "info", "create", "update", "delete", "recommend"}) {
+    ProcessResult r = Run({"profile", sub, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << sub;
+    EXPECT_THAT(r.out, HasSubstr("Usage")) << sub;
+  }
+}
+
+TEST_F(CliTest, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(Run({}).exit_code, 2);
+  EXPECT_EQ(Run({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(Run({"info"}).exit_code, 2);  // missing ID
+  EXPECT_EQ(Run({"list", "--installed", "--all"}).exit_code, 2);
+  ProcessResult bad_size = Run({"list", "--all", "--max-ram", "lots"});
+  EXPECT_EQ(bad_size.exit_code, 2);
+  EXPECT_THAT(bad_size.err, HasSubstr("--max-ram"));
+  EXPECT_EQ(Run({"list", "--purpose", "fastest"}).exit_code, 2);
+}
+
+TEST_F(CliTest, FailuresExitWithOne) {
+  ProcessResult r = Run({"info", "no-such-model"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no-such-model"));
+  ProcessResult j = Run({"info", "no-such-model", "--json"});
+  EXPECT_EQ(j.exit_code, 1);
+  EXPECT_EQ(nlohmann::json::parse(j.out)["error"]["code"], "NotFound");
+}
+
+TEST_F(CliTest, ListAllAsTableAndJson) {
+  ProcessResult table = Run({"list", "--all"});
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_THAT(table.out, HasSubstr("qwen2.5-coder-7b-q5"));
+  EXPECT_THAT(table.out, Not(HasSubstr("\033[")));  // not a terminal: no colour
+  nlohmann::json all = Json(Run({"list", "--all", "--json"}));
+  ASSERT_TRUE(all.is_array());
+  EXPECT_GE(all.size(), 40u);
+  nlohmann::json coding = Json(Run({"list", "--all", "--tag", "coding", "--json"}));
+  EXPECT_LT(coding.size(), all.size());
+  for (const auto& m : coding) {
+    EXPECT_THAT(m["tags"].dump(), HasSubstr("coding"));
+  }
+  nlohmann::json small = Json(Run({"list", "--all", "--max-ram", "6GB", "--json"}));
+  for (const auto& m : small) EXPECT_LE(m["min_ram_bytes"].get<uint64_t>(), 6'000'000'000u);
+  nlohmann::json speed = Json(Run({"list", "--all", "--purpose", "speed", "--json"}));
+  for (const auto& m : speed) EXPECT_EQ(m["purpose"], "speed");
+}
+
+TEST_F(CliTest, InstalledPresetIsListedAndValidated) {
+  EXPECT_THAT(Run({"list"}).out, HasSubstr("No models installed"));
+  fs::path w = WriteGguf("demo.gguf", 2'000'000);
+  WriteConfig("[model_presets.demo]\nweights = \"" + w.string() +
+              "\"\nsize_gb = 0.002\ncontext_length = 2048\n");
+  nlohmann::json installed = Json(Run({"list", "--installed", "--json"}));
+  ASSERT_EQ(installed.size(), 1u);
+  EXPECT_EQ(installed[0]["id"], "demo");
+  ProcessResult v = Run({"validate", "demo"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_THAT(v.out, HasSubstr("demo is valid"));
+  // Truncated to 1.5 MB: more than 10% short of the declared 2 MB.
+  fs::resize_file(w, 1'500'000);
+  ProcessResult bad = Run({"validate", "demo", "--json"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_FALSE(nlohmann::json::parse(bad.out)["ok"].get<bool>());
+}
+
+TEST_F(CliTest, InspectReadsTheHeader) {
+  fs::path w = WriteGguf("inspect-me.gguf", 4096);
+  nlohmann::json j = Json(Run({"inspect", w.string(), "--json", "--tensors"}));
+  EXPECT_EQ(j["architecture"], "llama");
+  EXPECT_EQ(j["version"], 3);
+  EXPECT_TRUE(j["tensors"].is_array());
+  ProcessResult text = Run({"inspect", "file://" + w.string(), "--metadata"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("general.architecture"));
+  EXPECT_EQ(Run({"inspect", (home_ / "missing.gguf").string()}).exit_code, 1);
+  ProcessResult remote = Run({"inspect", "qwen3-8b-q4", "--json"});
+  EXPECT_EQ(remote.exit_code, 1);
+  EXPECT_EQ(nlohmann::json::parse(remote.out)["error"]["code"], "FailedPrecondition");
+  fs::path junk = home_ / "junk.gguf";
+  std::ofstream(junk) << "not a gguf file at all";
+  ProcessResult bad = Run({"inspect", junk.string()});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("junk.gguf"));
+}
+
+TEST_F(CliTest, InfoShowsCatalogFacts) {
+  nlohmann::json info = Json(Run({"info", "qwen3-30b-a3b-q4", "--json"}));
+  EXPECT_GT(info["architecture"]["expert_count"].get<int>(), 0);
+  ProcessResult text = Run({"info", "Qwen/Qwen2.5-Coder-7B-Instruct-GGUF:Q5_K_M"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_THAT(text.out, HasSubstr("qwen2.5-coder-7b-instruct-q5_k_m.gguf"));
+}
+
+TEST_F(CliTest, DefaultModelRoundTrip) {
+  EXPECT_THAT(Run({"default"}).out, HasSubstr("No default model"));
+  EXPECT_EQ(Run({"default", "qwen3-8b-q4"}).exit_code, 0);
+  EXPECT_EQ(Json(Run({"default", "--json"}))["default"], "qwen3-8b-q4");
+  EXPECT_EQ(Run({"default", "nope"}).exit_code, 1);
+  EXPECT_EQ(Json(Run({"default", "--json"}))["default"], "qwen3-8b-q4");
+}
+
+TEST_F(CliTest, BrokenConfigNamesFileLineAndKey) {
+  WriteConfig("[performance_profiles.fast]\nmax_tokens = 100\ntemperature = 3.5\n");
+  ProcessResult r = Run({"profile", "list"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("config.toml:3"));
+  EXPECT_THAT(r.err, HasSubstr("performance_profiles.fast.temperature"));
+}
+
+TEST_F(CliTest, ProfileLifecycle) {
+  nlohmann::json list = Json(Run({"profile", "list", "--json"}));
+  std::vector<std::string> names;
+  for (const auto& p : list) names.push_back(p["name"]);
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"fast", "balanced", "quality", "creative", "precise"}));
+  EXPECT_EQ(Run({"profile", "create", "code", "--temperature", "0.2", "--inherits", "precise"})
+                .exit_code,
+            0);
+  EXPECT_EQ(Json(Run({"profile", "info", "code", "--json"}))["temperature"], 0.2);
+  EXPECT_EQ(Run({"profile", "create", "code"}).exit_code, 1);  // exists
+  EXPECT_EQ(Run({"profile", "update", "code", "--temperature", "5"}).exit_code, 1);
+  EXPECT_EQ(Run({"profile", "update", "code"}).exit_code, 2);  // nothing to change
+  EXPECT_EQ(Run({"profile", "update", "code", "--max-tokens", "77"}).exit_code, 0);
+  EXPECT_EQ(Json(Run({"profile", "info", "code", "--json"}))["max_tokens"], 77);
+  EXPECT_EQ(Run({"profile", "delete", "code"}).exit_code, 0);
+  EXPECT_EQ(Run({"profile", "info", "code"}).exit_code, 1);
+  EXPECT_EQ(Run({"profile", "delete", "balanced"}).exit_code, 1);  // built-in
+  nlohmann::json rec = Json(Run({"profile", "recommend", "--json"}));
+  EXPECT_THAT(std::string(rec["profile"]), ::testing::AnyOf("fast", "balanced", "quality"));
+}
+
+TEST_F(CliTest, HardwareReportOnThisMachine) {
+  nlohmann::json hw = Json(Run({"hw", "--json"}));
+  EXPECT_GE(hw["cpu"]["logical_cores"].get<int>(), 1);
+  EXPECT_GT(hw["memory"]["total"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(hw["gpus"].is_array());
+  ProcessResult text = Run({"hw"});
+  EXPECT_THAT(text.out, HasSubstr("Memory"));
+}
+
+TEST_F(CliTest, ColourOnlyOnATerminal) {
+  // Output to a pipe is never coloured, NO_COLOR or not.
+  EXPECT_THAT(Run({"profile", "list"}, {{"NO_COLOR", "1"}}).out, Not(HasSubstr("\033[")));
+  EXPECT_THAT(Run({"profile", "list"}, {{"TERM", "xterm-256color"}}).out, Not(HasSubstr("\033[")));
+}
+
+}  // namespace
+}  // namespace hangar
