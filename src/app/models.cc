@@ -9,6 +9,7 @@
 #include "core/units.h"
 #include "gguf/parser.h"
 #include "gguf/split.h"
+#include "gguf/summary.h"
 
 namespace hangar::app {
 
@@ -66,6 +67,62 @@ uint64_t TotalSize(const std::vector<fs::path>& paths) {
     if (!ec) total += s;
   }
   return total;
+}
+
+// Fills what the preset left unset from the GGUF header of its local file
+// (parameters, quantization, architecture facts, exact size). A file that
+// cannot be read is left for `hangar validate` to report.
+void FillFromGguf(const ModelPreset& p, CatalogEntry& e) {
+  if (!p.weights || !EndsWith(*p.weights, ".gguf")) return;
+  std::error_code ec;
+  if (!fs::is_regular_file(*p.weights, ec)) return;
+  auto parts = gguf::ReadSplitModel(*p.weights, /*check_tensor_data=*/false);
+  if (!parts.ok()) return;
+  gguf::ModelSummary s = gguf::Summarize(*parts);
+  auto u32 = [](const std::optional<uint64_t>& v) { return static_cast<uint32_t>(v.value_or(0)); };
+  if (!p.parameters && s.parameter_count > 0) {
+    e.parameter_count = static_cast<double>(s.parameter_count);
+    e.parameter_label = ParameterLabel(e.parameter_count);
+  }
+  if (!p.quantization && e.quantization.empty()) e.quantization = s.FileTypeTag();
+  if (!p.context_length && e.context_length == 0) e.context_length = u32(s.context_length);
+  if (!p.size_gb && s.file_size > 0) {
+    e.file_size_bytes = s.file_size;
+    e.size_approximate = false;
+  }
+  if (e.family.empty()) e.family = s.architecture;
+  ModelArchitecture& a = e.arch;
+  if (a.name.empty()) a.name = s.architecture;
+  if (!p.layers && a.block_count == 0) a.block_count = u32(s.block_count);
+  if (!p.embedding && a.embedding_length == 0) a.embedding_length = u32(s.embedding_length);
+  if (a.feed_forward_length == 0) a.feed_forward_length = u32(s.feed_forward_length);
+  if (!p.heads && a.head_count == 0) a.head_count = u32(s.head_count);
+  if (!p.kv_heads && a.head_count_kv == 0) a.head_count_kv = u32(s.head_count_kv);
+  if (!p.head_dim && a.key_length == 0) {
+    a.key_length = u32(s.key_length);
+    a.value_length = u32(s.value_length);
+  }
+  if (a.vocab_size == 0) a.vocab_size = u32(s.vocab_size);
+  if (a.sliding_window == 0 && s.sliding_window) {
+    a.sliding_window = u32(s.sliding_window);
+    // The period of the layer pattern: the distance between full-attention layers.
+    const auto& layers = s.sliding_window_layers;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (!layers[i]) {
+        a.sliding_window_pattern = static_cast<uint32_t>(i + 1);
+        break;
+      }
+    }
+  }
+  if (a.expert_count == 0) {
+    a.expert_count = u32(s.expert_count);
+    a.expert_used_count = u32(s.expert_used_count);
+    a.expert_feed_forward_length = u32(s.expert_feed_forward_length);
+  }
+  if (a.kv_lora_rank == 0) {
+    a.kv_lora_rank = u32(s.kv_lora_rank);
+    if (a.kv_lora_rank) a.rope_dimension_count = u32(s.rope_dimension_count);
+  }
 }
 
 }  // namespace
@@ -163,6 +220,7 @@ Result<CatalogEntry> EntryFromPreset(const ModelPreset& p, const CatalogEntry* b
     }
     e.sources.front().sha256 = *p.sha256;
   }
+  FillFromGguf(p, e);
   if (p.layers) e.arch.block_count = static_cast<uint32_t>(*p.layers);
   if (p.embedding) e.arch.embedding_length = static_cast<uint32_t>(*p.embedding);
   if (p.heads) e.arch.head_count = static_cast<uint32_t>(*p.heads);

@@ -42,6 +42,26 @@ TEST(EntryFromPresetTest, NewEntryFromGemmaCliKeys) {
   EXPECT_FALSE(e.builtin);
 }
 
+TEST(EntryFromPresetTest, FactsComeFromTheGgufHeader) {
+  app_test::TempHome home;
+  auto weights = home.path() / "local.gguf";
+  app_test::WriteTinyGguf(weights, "qwen3", 8192);
+  ModelPreset p;
+  p.name = "local";
+  p.weights = weights.string();
+  CatalogEntry e = *EntryFromPreset(p, nullptr, "config.toml");
+  EXPECT_EQ(e.arch.name, "qwen3");
+  EXPECT_EQ(e.family, "qwen3");
+  EXPECT_EQ(e.file_size_bytes, 8192u);
+  EXPECT_FALSE(e.size_approximate);
+  // What the preset says wins over the header.
+  p.size_gb = 1.0;
+  p.family = "mine";
+  CatalogEntry e2 = *EntryFromPreset(p, nullptr, "config.toml");
+  EXPECT_EQ(e2.file_size_bytes, 1'000'000'000u);
+  EXPECT_EQ(e2.family, "mine");
+}
+
 TEST(EntryFromPresetTest, GemmaCppFormatIsAWeightEncoding) {
   ModelPreset p;
   p.name = "gemma-sbs";
