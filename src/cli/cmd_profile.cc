@@ -16,35 +16,7 @@ std::string Num(double v) {
 }
 
 // Flags shared by create and update; each unset flag leaves the key alone.
-struct PatchFlags {
-  std::optional<int64_t> max_tokens;
-  std::optional<double> temperature;
-  std::optional<double> top_p;
-  std::optional<int64_t> top_k;
-  std::optional<double> min_p;
-  std::optional<double> repeat_penalty;
-  std::optional<std::string> description;
-  std::optional<std::string> use_case;
-  std::optional<std::string> inherits;
-  std::vector<std::string> unset;
-
-  ProfilePatch ToPatch() const {
-    ProfilePatch p;
-    p.max_tokens = max_tokens;
-    p.temperature = temperature;
-    p.top_p = top_p;
-    p.top_k = top_k;
-    p.min_p = min_p;
-    p.repeat_penalty = repeat_penalty;
-    p.description = description;
-    p.use_case = use_case;
-    p.inherits = inherits;
-    p.unset = unset;
-    return p;
-  }
-};
-
-void AddPatchFlags(CLI::App& sub, PatchFlags& f, bool with_unset) {
+void AddPatchFlags(CLI::App& sub, ProfilePatch& f, bool with_unset) {
   sub.add_option("--max-tokens", f.max_tokens, "Most tokens to generate (> 0)");
   sub.add_option("--temperature", f.temperature, "Sampling temperature, 0 to 2");
   sub.add_option("--top-p", f.top_p, "Nucleus sampling, 0 to 1");
@@ -113,25 +85,25 @@ void AddProfile(CLI::App& sub, Context& ctx) {
     PrintProfile(ctx, *p);
   });
 
-  auto create_flags = std::make_shared<PatchFlags>();
+  auto create_flags = std::make_shared<ProfilePatch>();
   CLI::App* create = sub.add_subcommand("create", "Create a profile in config.toml");
   create->add_option("NAME", *name, "Profile name")->required();
   AddPatchFlags(*create, *create_flags, false);
   AddJsonFlag(*create, ctx);
   create->callback([&ctx, name, create_flags] {
-    auto p = ctx.app().CreateProfile(*name, create_flags->ToPatch());
+    auto p = ctx.app().CreateProfile(*name, *create_flags);
     if (!p.ok()) return ctx.Fail(p.status());
     if (!ctx.json) ctx.Print("Created profile " + p->name + "\n");
     PrintProfile(ctx, *p);
   });
 
-  auto update_flags = std::make_shared<PatchFlags>();
+  auto update_flags = std::make_shared<ProfilePatch>();
   CLI::App* update = sub.add_subcommand("update", "Change keys of a profile in config.toml");
   update->add_option("NAME", *name, "Profile name")->required();
   AddPatchFlags(*update, *update_flags, true);
   AddJsonFlag(*update, ctx);
   update->callback([&ctx, name, update_flags] {
-    ProfilePatch patch = update_flags->ToPatch();
+    const ProfilePatch& patch = *update_flags;
     if (patch.empty()) return ctx.UsageError("profile update: give at least one key to change");
     auto p = ctx.app().UpdateProfile(*name, patch);
     if (!p.ok()) return ctx.Fail(p.status());
