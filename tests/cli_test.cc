@@ -70,7 +70,8 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, HelpForEveryCommand) {
   ProcessResult top = Run({"--help"});
   EXPECT_EQ(top.exit_code, 0);
-  for (const char* cmd : {"list", "info", "validate", "default", "inspect", "hw", "profile"}) {
+  for (const char* cmd :
+       {"list", "info", "validate", "default", "inspect", "fit", "recommend", "hw", "profile"}) {
     EXPECT_THAT(top.out, HasSubstr(cmd));
     ProcessResult r = Run({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd;
@@ -158,6 +159,56 @@ TEST_F(CliTest, InspectReadsTheHeader) {
   ProcessResult bad = Run({"inspect", junk.string()});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_THAT(bad.err, HasSubstr("junk.gguf"));
+}
+
+TEST_F(CliTest, FitACatalogModelFromItsFacts) {
+  nlohmann::json j = Json(Run({"fit", "qwen3-8b-q4", "--ctx", "8192", "--json"}));
+  EXPECT_EQ(j["model"], "qwen3-8b-q4");
+  EXPECT_TRUE(j["file"].is_null());
+  EXPECT_EQ(j["requested"]["memory"]["method"], "estimate");
+  EXPECT_EQ(j["requested"]["n_ctx"], 8192);
+  // A quantized KV cache needs less memory than f16 at the same context.
+  nlohmann::json q8 = Json(Run({"fit", "qwen3-8b-q4", "--ctx", "8192", "--kv-type", "q8_0",
+                                "--fa", "on", "--json"}));
+  auto kv = [](const nlohmann::json& doc) {
+    return doc["requested"]["memory"]["devices"][0]["kv_cache"].get<uint64_t>();
+  };
+  EXPECT_LT(kv(q8), kv(j));
+  EXPECT_EQ(Run({"fit", "qwen3-8b-q4", "--fa", "sometimes"}).exit_code, 2);
+  EXPECT_EQ(Run({"fit", "qwen3-8b-q4", "--ngl", "many"}).exit_code, 2);
+}
+
+TEST_F(CliTest, FitALocalFileWithTheProbe) {
+  fs::path model = home_ / "tiny.gguf";
+  ProcessResult made = testing::RunProcess(
+      {HANGAR_MKMODEL_BIN, "--arch", "llama", "--type", "q8_0", "--out", model.string()},
+      {{"HOME", home_.string()}});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  nlohmann::json j = Json(Run({"fit", model.string(), "--ctx", "2048", "--json"}));
+  EXPECT_EQ(j["requested"]["memory"]["method"], "probe");
+  EXPECT_TRUE(j["requested"]["fits"].get<bool>());
+  EXPECT_GE(j["largest_context"]["n_ctx"].get<int>(), 2048);
+  // A machine-sized context is refused with exit code 1 and the numbers.
+  WriteConfig("[limits]\nmax_ram_usage = \"1MB\"\nos_reserve = \"0B\"\n");
+  ProcessResult tight = Run({"fit", model.string(), "--ctx", "2048"});
+  EXPECT_EQ(tight.exit_code, 1);
+  EXPECT_THAT(tight.out, HasSubstr("Does not fit"));
+}
+
+TEST_F(CliTest, RecommendForThisAndOtherMachines) {
+  nlohmann::json here = Json(Run({"recommend", "--json", "--limit", "3"}));
+  EXPECT_LE(here["candidates"].size(), 3u);
+  nlohmann::json gpu = Json(Run({"recommend", "--ram", "32GB", "--vram", "24GB", "--gpus", "1",
+                                 "--cores", "8", "--purpose", "quality", "--json"}));
+  ASSERT_FALSE(gpu["candidates"].empty());
+  EXPECT_TRUE(gpu["candidates"][0]["fit"]["full_offload"].get<bool>());
+  nlohmann::json coder = Json(Run({"recommend", "--coding", "--ram", "12GiB", "--gpus", "0",
+                                   "--json"}));
+  EXPECT_EQ(coder["candidates"][0]["id"], "qwen2.5-coder-7b-q5");
+  ProcessResult small = Run({"recommend", "--coding", "--ram", "4GB", "--gpus", "0"});
+  EXPECT_EQ(small.exit_code, 1);
+  EXPECT_THAT(small.err, HasSubstr("insufficient RAM"));
+  EXPECT_EQ(Run({"recommend", "--ram", "lots"}).exit_code, 2);
 }
 
 TEST_F(CliTest, InfoShowsCatalogFacts) {

@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "config/config_writer.h"
+#include "fit/estimator.h"
+#include "fit/model_facts.h"
+#include "fit/speed.h"
 #include "gguf/split.h"
 
 namespace hangar::app {
@@ -116,6 +119,71 @@ Result<App::Inspection> App::Inspect(std::string_view ref) {
   ASSIGN_OR_RETURN(out.parts, gguf::ReadSplitModel(path));
   out.summary = gguf::Summarize(out.parts);
   return out;
+}
+
+Result<App::FitReport> App::Fit(const FitQuery& query) {
+  ASSIGN_OR_RETURN(const Config* c, config());
+  ASSIGN_OR_RETURN(const HardwareInfo* hw, Hardware());
+  FitReport report;
+  fit::ModelFacts facts;
+  std::error_code ec;
+  std::string_view path_text = query.ref;
+  if (path_text.starts_with("file://")) path_text.remove_prefix(7);
+  if (std::filesystem::is_regular_file(std::filesystem::path(path_text), ec)) {
+    report.file = std::filesystem::path(path_text);
+    report.model = report.file.filename().string();
+  } else {
+    ASSIGN_OR_RETURN(ModelView v, Info(query.ref));
+    report.model = v.entry.id;
+    if (v.installed && v.entry.format == ModelFormat::kGguf) {
+      report.file = v.weights;
+    } else {
+      ASSIGN_OR_RETURN(facts, fit::FactsFromCatalog(v.entry));
+    }
+  }
+  if (!report.file.empty()) {
+    ASSIGN_OR_RETURN(Inspection in, Inspect(report.file.string()));
+    ASSIGN_OR_RETURN(facts, fit::FactsFromSummary(in.summary));
+  }
+  fit::PlanOptions options;
+  options.request = query.request;
+  if (options.request.n_ctx == 0) {
+    options.request.n_ctx = facts.n_ctx_train > 0 ? std::min<uint32_t>(4096, facts.n_ctx_train)
+                                                  : 4096;
+  }
+  options.auto_gpu_layers = query.auto_gpu_layers;
+  if (query.probe && !report.file.empty()) options.probe_model = report.file;
+  ASSIGN_OR_RETURN(report.requested, fit::PlanFit(facts, options, *hw, c->limits()));
+  options.max_context = true;
+  ASSIGN_OR_RETURN(report.largest, fit::PlanFit(facts, options, *hw, c->limits()));
+  return report;
+}
+
+Result<fit::Recommendation> App::Recommend(const RecommendQuery& query) {
+  ASSIGN_OR_RETURN(const Config* c, config());
+  ASSIGN_OR_RETURN(const ModelIndex* index, models());
+  ASSIGN_OR_RETURN(const HardwareInfo* probed, Hardware());
+  ASSIGN_OR_RETURN(const Paths* p, paths());
+  ASSIGN_OR_RETURN(HardwareInfo hw, fit::DescribeMachine(query.machine, *probed));
+  std::vector<std::string> installed;
+  for (const CatalogEntry& e : index->catalog().entries()) {
+    if (index->View(e, std::nullopt).installed) installed.push_back(e.id);
+  }
+  fit::RecommendInputs inputs;
+  inputs.memory = [](const CatalogEntry& entry, const fit::MemoryRequest& request,
+                     const HardwareInfo& machine) {
+    std::vector<fit::GpuMemory> gpus = fit::GpuMemoryOf(machine.gpus);
+    return fit::Estimate(entry, request, gpus);
+  };
+  // Main-memory bandwidth is measured once per CPU and cached; a described
+  // machine other than this one keeps the default.
+  bool this_machine = !query.machine.ram && !query.machine.cores;
+  if (this_machine) {
+    auto bw = fit::LoadOrMeasureHostBandwidth(p->cache_dir, hw.cpu,
+                                              [] { return fit::MeasureMemoryBandwidth(); });
+    if (bw.ok()) inputs.host_bandwidth = *bw;
+  }
+  return fit::Recommend(index->catalog(), installed, hw, c->limits(), query.options, inputs);
 }
 
 Result<const HardwareInfo*> App::Hardware() {

@@ -30,6 +30,9 @@
 #include "core/env.h"
 #include "core/paths.h"
 #include "core/status.h"
+#include "fit/memory.h"
+#include "fit/planner.h"
+#include "fit/recommend.h"
 #include "hardware/hardware.h"
 
 namespace hangar::app {
@@ -82,6 +85,31 @@ class App {
   // FailedPrecondition for a model with no local GGUF file; DataLoss /
   // InvalidArgument from the reader for a damaged or foreign file.
   Result<Inspection> Inspect(std::string_view ref);
+
+  // --- memory and recommendations -------------------------------------------
+  struct FitQuery {
+    std::string ref;             // a GGUF path, an installed model or a catalog model
+    fit::MemoryRequest request;  // n_ctx 0: 4096, capped by the model's context
+    bool auto_gpu_layers = true;
+    bool probe = true;  // confirm with llama.cpp's no-alloc probe when a file is local
+  };
+  struct FitReport {
+    std::string model;           // catalog id or file name
+    std::filesystem::path file;  // the local GGUF read; empty: catalog facts only
+    fit::FitPlan requested;      // the settings asked for
+    fit::FitPlan largest;        // the largest context that fits (same offload rule)
+  };
+  // What `ref` needs on this machine within the configured limits. NotFound
+  // for an unknown model; errors of the GGUF reader and the estimator.
+  Result<FitReport> Fit(const FitQuery& query);
+
+  struct RecommendQuery {
+    fit::RecommendOptions options;
+    fit::MachineDescription machine;  // describe another machine (--ram, --vram, ...)
+  };
+  // Ranks the catalog and installed models for this machine (or the one
+  // described). ResourceExhausted from the coding policy below 6 GB.
+  Result<fit::Recommendation> Recommend(const RecommendQuery& query);
 
   // --- hardware -------------------------------------------------------------
   // This machine, probed once per App; disk space is that of the data folder.

@@ -42,6 +42,8 @@ const CommandSpec kCommands[] = {
     {"validate", "Check a model's files: presence, size, GGUF header, SHA-256", AddValidate},
     {"default", "Show or set the default model", AddDefault},
     {"inspect", "Read a GGUF file's header: architecture, sizes, quant mix, tensors", AddInspect},
+    {"fit", "Memory a model needs here (RAM, each GPU) and the largest context that fits", AddFit},
+    {"recommend", "The models that suit this machine, ranked, with settings", AddRecommend},
     {"hw", "Report this machine: CPU, memory, GPUs, disk, OS", AddHw},
     {"profile", "Manage performance profiles (sampling settings)", AddProfile},
 };

@@ -72,6 +72,8 @@ void AddValidate(CLI::App& sub, Context& ctx);
 void AddDefault(CLI::App& sub, Context& ctx);
 void AddHw(CLI::App& sub, Context& ctx);
 void AddInspect(CLI::App& sub, Context& ctx);
+void AddFit(CLI::App& sub, Context& ctx);
+void AddRecommend(CLI::App& sub, Context& ctx);
 void AddProfile(CLI::App& sub, Context& ctx);
 
 }  // namespace hangar::cli

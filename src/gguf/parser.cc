@@ -73,20 +73,53 @@ std::string SizeText(uint64_t bytes) {
   return fmt::format("{} bytes", bytes);
 }
 
+// Bytes of a file held in memory: those from offset `base` on.
+struct Window {
+  uint64_t base = 0;
+  std::span<const uint8_t> bytes;
+};
+
+// Hands the parser a file's bytes as it walks them, so that a file is parsed
+// in one pass however long its header turns out to be.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Bytes that cover [from, need) (from <= need), unless the input ends
+  // before `need`: then all the bytes from `from` on. The parser never looks
+  // at the bytes before `from` again. A window given before stays valid only
+  // until the next call.
+  virtual Result<Window> Extend(uint64_t from, uint64_t need) = 0;
+  // True when the input certainly holds the bytes up to `offset`, without
+  // reading them (a regular file of known size); then the parser skips bytes
+  // it need not look at (the elements of a big array) without asking for them.
+  virtual bool Holds(uint64_t offset) const = 0;
+};
+
 // Walks GGUF bytes held in `data`, which are the file's bytes from offset
 // `base` on. Every Read/Parse step returns false when it cannot go on: then
 // either status_ holds the error, or short_ says the bytes ran out before
 // `need_` (only possible when the file may be longer than the bytes held).
+// With a `source`, running out of bytes asks it for more first; short_ then
+// means that the input ended.
 class Parser {
  public:
-  Parser(std::span<const uint8_t> data, uint64_t base, const ParseOptions& options)
-      : data_(data), base_(base), end_(base + data.size()), pos_(base), options_(options) {
+  Parser(std::span<const uint8_t> data, uint64_t base, const ParseOptions& options,
+         ByteSource* source = nullptr)
+      : data_(data),
+        base_(base),
+        end_(base + data.size()),
+        pos_(base),
+        options_(options),
+        source_(source) {
     limit_ = kMaxHeaderBytes;
     if (options.file_size) limit_ = std::min(limit_, *options.file_size);
   }
 
   Result<ParseOutcome> ParseFile();
   Result<std::vector<Value>> ReadElements(const Array& array, uint64_t first, uint64_t count);
+  // Checks the tensor data of `file`, parsed without knowing the file size,
+  // against options.file_size, and records that size in it.
+  Status CheckTensorDataOf(GgufFile* file);
 
  private:
   struct Level {  // an array whose elements are being read
@@ -121,11 +154,19 @@ class Parser {
   // when the file cannot hold them, else with short_ set.
   bool Have(uint64_t n) {
     if (n <= end_ - pos_) return true;
-    const uint64_t need = SatAdd(pos_, n);
-    if (need > limit_) return Fail(pos_, TruncatedText(Where(), need));
-    short_ = true;
-    need_ = need;
-    return false;
+    return HaveSlow(n);
+  }
+  bool HaveSlow(uint64_t n);
+  // True when the input has bytes [pos_, pos_ + n), held or not; fails as
+  // Have. With a source, the bytes are only read when it cannot tell.
+  bool Reach(uint64_t n);
+  // Moves past n bytes that Reach(n) confirmed.
+  void Advance(uint64_t n) {
+    pos_ += n;
+    if (pos_ > end_) {  // past the bytes held: none are held now
+      base_ = end_ = pos_;
+      data_ = {};
+    }
   }
   // Reads a little-endian unsigned integer of sizeof(T) bytes.
   template <typename T>
@@ -142,6 +183,9 @@ class Parser {
   bool ReadString(std::string* out, uint64_t max_len, std::string_view noun);
   bool ReadValue(ValueType type, uint32_t depth, bool keep, Value* out);
   bool ReadArray(uint32_t depth, bool keep, Value* out);
+  // Skips well-formed strings of an array from element `i` while the bytes
+  // held cover them; returns the index of the first one not skipped.
+  uint64_t SkipStrings(uint64_t i, uint64_t count);
   void DecodeFixed(ValueType type, const uint8_t* p, Value* out) const;
   bool ParseKeyValue(uint64_t index, GgufFile* file, std::unordered_set<std::string>* keys);
   bool ParseTensorInfo(uint64_t index, GgufFile* file, std::unordered_set<std::string>* names);
@@ -155,6 +199,7 @@ class Parser {
   uint64_t pos_;
   uint64_t limit_;  // no header byte lies at or past this offset
   const ParseOptions& options_;
+  ByteSource* source_;
   Status status_;
   bool short_ = false;
   uint64_t need_ = 0;
@@ -167,6 +212,34 @@ class Parser {
   uint64_t kept_ = 0;  // array elements kept so far
 };
 
+bool Parser::HaveSlow(uint64_t n) {
+  const uint64_t need = SatAdd(pos_, n);
+  if (need > limit_) return Fail(pos_, TruncatedText(Where(), need));
+  if (source_ != nullptr) {
+    Result<Window> more = source_->Extend(pos_, need);
+    if (!more.ok()) {
+      status_ = more.status();
+      return false;
+    }
+    base_ = more->base;
+    data_ = more->bytes;
+    end_ = base_ + data_.size();
+    if (base_ <= pos_ && n <= end_ - pos_) return true;
+    if (base_ > pos_) {
+      return Fail(pos_, "the byte source skipped bytes", StatusCode::kInternal);
+    }
+  }
+  short_ = true;
+  need_ = need;
+  return false;
+}
+
+bool Parser::Reach(uint64_t n) {
+  if (n <= end_ - pos_) return true;
+  if (source_ != nullptr && SatAdd(pos_, n) <= limit_ && source_->Holds(pos_ + n)) return true;
+  return Have(n);
+}
+
 bool Parser::ReadString(std::string* out, uint64_t max_len, std::string_view noun) {
   const uint64_t at = pos_;
   uint64_t len = 0;
@@ -175,9 +248,9 @@ bool Parser::ReadString(std::string* out, uint64_t max_len, std::string_view nou
     return Fail(at, fmt::format("{}: {} is {} bytes long (at most {})", Where(), noun, len,
                                 SizeText(max_len)));
   }
-  if (!Have(len)) return false;
+  if (out != nullptr ? !Have(len) : !Reach(len)) return false;
   if (out) out->assign(reinterpret_cast<const char*>(&data_[pos_ - base_]), len);
-  pos_ += len;
+  Advance(len);
   return true;
 }
 
@@ -280,26 +353,26 @@ bool Parser::ReadArray(uint32_t depth, bool keep, Value* out) {
   }
   const uint32_t size = ValueTypeSize(type);
   if (size != 0) {
-    if (!Have(min_bytes)) return false;
+    // Only the elements kept are looked at.
+    if (!Reach(min_bytes) || !Have(keep_n * size)) return false;
     array.elements.resize(keep_n);
     for (uint64_t i = 0; i < keep_n; ++i) {
       DecodeFixed(type, &data_[pos_ - base_ + i * size], &array.elements[i]);
     }
     kept_ += keep_n;
-    pos_ += min_bytes;
+    Advance(min_bytes);
   } else {
     levels_.push_back({0, count, MinElementBytes(type)});
     for (uint64_t i = 0; i < count; ++i) {
-      levels_.back().index = i;
-      const bool keep_this = i < keep_n && kept_ < kMaxKeptElements;
-      if (!keep_this && type == ValueType::kString && end_ - pos_ >= 8) {
-        // Fast path for the strings of a big array (a vocabulary): skip.
-        const uint64_t len = LoadLe64(&data_[pos_ - base_]);
-        if (len <= kMaxStringBytes && len <= end_ - pos_ - 8) {
-          pos_ += 8 + len;
-          continue;
-        }
+      bool keep_this = i < keep_n && kept_ < kMaxKeptElements;
+      if (!keep_this && type == ValueType::kString) {
+        // Fast path for the strings of a big array (a vocabulary): skipped
+        // as far as the bytes held go; the slow path takes the next one.
+        i = SkipStrings(i, count);
+        if (i == count) break;
+        keep_this = i < keep_n && kept_ < kMaxKeptElements;
       }
+      levels_.back().index = i;
       Value v;
       if (!ReadValue(type, depth + 1, keep_this, &v)) return false;
       if (keep_this) {
@@ -312,6 +385,19 @@ bool Parser::ReadArray(uint32_t depth, bool keep, Value* out) {
   array.size = pos_ - array.offset;
   out->data = std::move(array);
   return true;
+}
+
+uint64_t Parser::SkipStrings(uint64_t i, uint64_t count) {
+  // A tight loop on local pointers: each length depends on the one before.
+  const uint8_t* p = data_.data() + (pos_ - base_);
+  const uint8_t* const end = data_.data() + data_.size();
+  for (; i < count && end - p >= 8; ++i) {
+    const uint64_t len = LoadLe64(p);
+    if (len > kMaxStringBytes || len > static_cast<uint64_t>(end - p) - 8) break;
+    p += 8 + len;
+  }
+  pos_ = base_ + static_cast<uint64_t>(p - data_.data());
+  return i;
 }
 
 bool Parser::ParseKeyValue(uint64_t index, GgufFile* file, std::unordered_set<std::string>* keys) {
@@ -558,6 +644,12 @@ Result<ParseOutcome> Parser::ParseFile() {
   return ParseOutcome(std::move(file));
 }
 
+Status Parser::CheckTensorDataOf(GgufFile* file) {
+  if (!CheckTensorData(file)) return status_;
+  file->file_size = options_.file_size.value_or(0);
+  return Status::Ok();
+}
+
 Result<std::vector<Value>> Parser::ReadElements(const Array& array, uint64_t first,
                                                 uint64_t count) {
   std::vector<Value> out;
@@ -625,7 +717,15 @@ class Fd {
   int fd_;
 };
 
-Result<std::pair<std::unique_ptr<Fd>, uint64_t>> OpenForRead(const std::filesystem::path& path) {
+struct OpenedFile {
+  std::unique_ptr<Fd> fd;
+  bool regular = false;  // else a stream: a pipe, socket or character device
+  uint64_t size = 0;     // of a regular file
+};
+
+// Opens `path` for reading. InvalidArgument when it is neither a regular file
+// nor, with `streams`, a stream.
+Result<OpenedFile> Open(const std::filesystem::path& path, bool streams) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
@@ -633,15 +733,166 @@ Result<std::pair<std::unique_ptr<Fd>, uint64_t>> OpenForRead(const std::filesyst
     if (err == ENOENT) return NotFoundError(std::move(msg));
     return UnavailableError(std::move(msg));
   }
-  auto owned = std::make_unique<Fd>(fd);
+  OpenedFile file;
+  file.fd = std::make_unique<Fd>(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     return UnavailableError(fmt::format("cannot stat {}: {}", path.string(), ErrnoText(errno)));
   }
-  if (!S_ISREG(st.st_mode)) {
-    return InvalidArgumentError(fmt::format("{} is not a regular file", path.string()));
+  file.regular = S_ISREG(st.st_mode);
+  const bool stream = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode);
+  if (!file.regular && !(streams && stream)) {
+    return InvalidArgumentError(
+        fmt::format("{} is not a regular file{}", path.string(), streams ? " nor a pipe" : ""));
   }
-  return std::make_pair(std::move(owned), static_cast<uint64_t>(st.st_size));
+  file.size = file.regular ? static_cast<uint64_t>(st.st_size) : 0;
+  return file;
+}
+
+// The size of WindowSource's buffer: big enough that pread calls are few,
+// small enough that its pages are few (each fresh page costs a page fault,
+// which costs more than copying a page; a mapping of the file costs one
+// per page too, which is why the file is not mapped).
+constexpr uint64_t kWindowBytes = uint64_t{64} << 10;
+
+// A regular file of known size read with pread through a buffer that moves
+// along with the parser: it keeps the bytes from the parser's position on
+// and reads the next ones after them. The header is copied once, the buffer
+// stays kWindowBytes unless one item to look at is longer, and bytes that
+// the parser skips (the elements of a big array of numbers) are not read.
+// Nothing past the file size is read; a file cut while it is read gives
+// DataLoss.
+class WindowSource : public ByteSource {
+ public:
+  WindowSource(int fd, uint64_t file_size, const std::filesystem::path& path)
+      : fd_(fd), file_size_(file_size), path_(path) {}
+
+  bool Holds(uint64_t offset) const override { return offset <= file_size_; }
+
+  Result<Window> Extend(uint64_t from, uint64_t need) override {
+    uint64_t kept = 0;
+    if (from >= base_ && from < base_ + held_) {
+      kept = base_ + held_ - from;
+      std::memmove(buf_.get(), buf_.get() + (from - base_), kept);
+    }
+    base_ = from;
+    held_ = kept;
+    const uint64_t want = need - from;
+    if (want > capacity_) {
+      // No zero-filling: only bytes read from the file are looked at.
+      const uint64_t bigger = std::max({want, kWindowBytes, 2 * capacity_});
+      std::unique_ptr<uint8_t[]> buf(new uint8_t[bigger]);
+      if (kept > 0) std::memcpy(buf.get(), buf_.get(), kept);
+      buf_ = std::move(buf);
+      capacity_ = bigger;
+    }
+    const uint64_t fill = std::min(capacity_, file_size_ - std::min(file_size_, from));
+    while (held_ < fill) {
+      const ssize_t r =
+          ::pread(fd_, buf_.get() + held_, fill - held_, static_cast<off_t>(base_ + held_));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return UnavailableError(
+            fmt::format("cannot read {}: {}", path_.string(), ErrnoText(errno)));
+      }
+      if (r == 0) {
+        return DataLossError(
+            fmt::format("{}: offset {}: the file ends before its {} bytes; it was cut while "
+                        "being read: read it again",
+                        path_.filename().string(), base_ + held_, file_size_));
+      }
+      held_ += static_cast<uint64_t>(r);
+    }
+    return Window{base_, std::span<const uint8_t>(buf_.get(), held_)};
+  }
+
+ private:
+  int fd_;
+  uint64_t file_size_;
+  const std::filesystem::path& path_;
+  std::unique_ptr<uint8_t[]> buf_;
+  uint64_t capacity_ = 0;
+  uint64_t base_ = 0;  // file offset of buf_[0]
+  uint64_t held_ = 0;  // bytes in buf_
+};
+
+// A stream (a pipe, a socket, a character device) read with read(2) into a
+// buffer that keeps every byte read and grows by doubling, so that its size
+// follows the bytes actually read.
+class StreamSource : public ByteSource {
+ public:
+  StreamSource(int fd, const std::filesystem::path& path) : fd_(fd), path_(path) {}
+
+  bool Holds(uint64_t /*offset*/) const override { return false; }
+
+  Result<Window> Extend(uint64_t /*from*/, uint64_t need) override {
+    while (have_ < need && !ended_) {
+      if (have_ == capacity_) {
+        if (capacity_ >= kMaxHeaderBytes) break;  // the parser asks no further
+        // No zero-filling: only bytes read from the stream are looked at.
+        const uint64_t bigger = std::min(kMaxHeaderBytes, std::max(kWindowBytes, 2 * capacity_));
+        std::unique_ptr<uint8_t[]> buf(new uint8_t[bigger]);
+        if (have_ > 0) std::memcpy(buf.get(), buf_.get(), have_);
+        buf_ = std::move(buf);
+        capacity_ = bigger;
+      }
+      ASSIGN_OR_RETURN(const size_t got, Read(buf_.get() + have_, capacity_ - have_));
+      have_ += got;
+    }
+    return Window{0, held()};
+  }
+
+  // Every byte read so far, from offset 0.
+  std::span<const uint8_t> held() const { return {buf_.get(), have_}; }
+
+  // Reads the rest of the stream, dropping it; the size of the whole stream.
+  Result<uint64_t> SkipToEnd() {
+    uint8_t chunk[16 * 1024];
+    uint64_t total = have_;
+    while (!ended_) {
+      ASSIGN_OR_RETURN(const size_t got, Read(chunk, sizeof chunk));
+      total += got;
+    }
+    return total;
+  }
+
+ private:
+  // Reads at most n bytes (0 and ended_ at the end of the stream).
+  Result<size_t> Read(uint8_t* out, size_t n) {
+    for (;;) {
+      const ssize_t r = ::read(fd_, out, n);
+      if (r >= 0) {
+        ended_ = r == 0;
+        return static_cast<size_t>(r);
+      }
+      if (errno != EINTR) {
+        return UnavailableError(
+            fmt::format("cannot read {}: {}", path_.string(), ErrnoText(errno)));
+      }
+    }
+  }
+
+  int fd_;
+  const std::filesystem::path& path_;
+  std::unique_ptr<uint8_t[]> buf_;
+  uint64_t capacity_ = 0;
+  uint64_t have_ = 0;
+  bool ended_ = false;
+};
+
+// The header of the stream `fd`, read to its end to learn its size.
+Result<GgufFile> ReadStreamHeader(int fd, const std::filesystem::path& path, ParseOptions options) {
+  StreamSource source(fd, path);
+  ASSIGN_OR_RETURN(ParseOutcome outcome, Parser({}, 0, options, &source).ParseFile());
+  if (auto* parsed = std::get_if<GgufFile>(&outcome)) {
+    ASSIGN_OR_RETURN(const uint64_t size, source.SkipToEnd());
+    options.file_size = size;
+    RETURN_IF_ERROR(Parser({}, 0, options).CheckTensorDataOf(parsed));
+    return std::move(*parsed);
+  }
+  // The stream ended inside the header: what it held is the whole file, and
+  // the error is the one for a file of that size.
+  return ParseHeader(source.held(), options);
 }
 
 }  // namespace
@@ -665,37 +916,17 @@ Result<GgufFile> ParseHeader(std::span<const uint8_t> file, ParseOptions options
 }
 
 Result<GgufFile> ReadHeader(const std::filesystem::path& path, bool check_tensor_data) {
-  ASSIGN_OR_RETURN(auto opened, OpenForRead(path));
-  const auto& [fd, file_size] = opened;
+  ASSIGN_OR_RETURN(const OpenedFile file, Open(path, /*streams=*/true));
   ParseOptions options;
   options.name = path.filename().string();
-  options.file_size = file_size;
   options.check_tensor_data = check_tensor_data;
-  // Grows without zero-filling: only bytes read from the file are looked at.
-  std::unique_ptr<uint8_t[]> buf;
-  size_t have = 0;
-  uint64_t want = std::min(file_size, kFirstFetchBytes);
-  for (;;) {
-    std::unique_ptr<uint8_t[]> bigger(new uint8_t[want]);
-    if (have > 0) std::memcpy(bigger.get(), buf.get(), have);
-    buf = std::move(bigger);
-    size_t got = 0;
-    RETURN_IF_ERROR(PreadFully(fd->get(), path, have, want - have, buf.get() + have, &got));
-    have += got;
-    if (have < want) options.file_size = have;  // the file shrank
-    ASSIGN_OR_RETURN(ParseOutcome outcome,
-                     ParseHeaderPrefix(std::span<const uint8_t>(buf.get(), have), options));
-    if (auto* parsed = std::get_if<GgufFile>(&outcome)) return std::move(*parsed);
-    // Locally, reads are cheap: grow by doubling, to read little past the header.
-    const NeedMore& more = std::get<NeedMore>(outcome);
-    const uint64_t next =
-        std::max(more.bytes_needed_at_least, std::min<uint64_t>(more.suggested_bytes, 2 * have));
-    if (next <= have) {
-      return InternalError(fmt::format("{}: the GGUF reader asked for {} bytes with {} held",
-                                       path.string(), next, have));
-    }
-    want = next;
-  }
+  if (!file.regular) return ReadStreamHeader(file.fd->get(), path, options);
+  options.file_size = file.size;
+  WindowSource source(file.fd->get(), file.size, path);
+  ASSIGN_OR_RETURN(ParseOutcome outcome, Parser({}, 0, options, &source).ParseFile());
+  if (auto* parsed = std::get_if<GgufFile>(&outcome)) return std::move(*parsed);
+  // Unreachable: with the file size known, running out of bytes is an error.
+  return InternalError(fmt::format("{}: the GGUF reader stopped inside the header", path.string()));
 }
 
 Result<std::vector<Value>> ReadArrayElements(std::span<const uint8_t> bytes, uint64_t bytes_offset,
@@ -742,10 +973,10 @@ Result<std::vector<Value>> ReadArrayElements(const std::filesystem::path& path, 
                     "can be read at once",
                     path.string(), array.offset, len));
   }
-  ASSIGN_OR_RETURN(auto opened, OpenForRead(path));
+  ASSIGN_OR_RETURN(const OpenedFile file, Open(path, /*streams=*/false));
   std::vector<uint8_t> buf(len);
   size_t got = 0;
-  RETURN_IF_ERROR(PreadFully(opened.first->get(), path, from, len, buf.data(), &got));
+  RETURN_IF_ERROR(PreadFully(file.fd->get(), path, from, len, buf.data(), &got));
   if (got < len) {
     return DataLossError(fmt::format("{}: offset {}: the file ends inside the array",
                                      path.filename().string(), from + got));

@@ -87,11 +87,24 @@ Result<ParseOutcome> ParseHeaderPrefix(std::span<const uint8_t> prefix,
 // options.check_tensor_data is off).
 Result<GgufFile> ParseHeader(std::span<const uint8_t> file, ParseOptions options = {});
 
-// Reads the header of the file at `path` with pread: the first
-// kFirstFetchBytes, then twice as much until the header is complete, so it
-// reads at most about the header's size past its end and never the bulk of
-// the tensor data. The name in messages is the file name. NotFound when the file does not exist,
-// Unavailable on I/O errors, DataLoss/InvalidArgument as ParseHeader.
+// Reads the header of the file at `path` in one pass, parsing as it reads.
+// A regular file is read with pread through a 64 KiB buffer that moves along
+// with the parser: the header is copied once, the numbers of big arrays are
+// skipped unread, the buffer grows only for one longer item that is looked
+// at (a long string), and at most one buffer past the header's end is read,
+// never past the size the file had when opened. The file is not mapped:
+// a mapping costs a page fault per page touched, more than copying the page,
+// and a file cut while mapped would raise SIGBUS. A stream (a pipe,
+// /dev/stdin) is read to its end, holding the header in memory, so that its
+// size is known and the tensor data can be checked against it.
+//
+// The name in messages is the file name. NotFound when the file does not
+// exist; InvalidArgument when it is neither a regular file nor a stream (a
+// directory); Unavailable on I/O errors; DataLoss when a regular file gets
+// shorter while it is read; otherwise, for a regular file, the result of
+// ParseHeader on its bytes (DataLoss/InvalidArgument when malformed or
+// truncated), and for a stream the same but for the limit on the metadata
+// size, which is checked as the bytes arrive rather than against the size.
 Result<GgufFile> ReadHeader(const std::filesystem::path& path, bool check_tensor_data = true);
 
 // Elements [first, first + count) of `array`, decoded from `bytes`, which

@@ -1,9 +1,16 @@
 #include "gguf/parser.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/status_matchers.h"
@@ -305,6 +312,268 @@ TEST(ParserTest, MetadataOnlyFileNeedsTheFlag) {
   EXPECT_THAT(ReadHeader(dir / "m.gguf"),
               AllOf(StatusIs(StatusCode::kDataLoss), StatusHasMessage(HasSubstr("truncated"))));
   EXPECT_OK(ReadHeader(dir / "m.gguf", false));
+}
+
+// Two parses of the same bytes agree on every field.
+void ExpectSameValue(const Value& a, const Value& b, const std::string& where) {
+  ASSERT_EQ(a.type, b.type) << where;
+  ASSERT_EQ(a.data.index(), b.data.index()) << where;
+  const Array* x = a.AsArray();
+  if (x == nullptr) {
+    if (a.AsString() != nullptr) {
+      EXPECT_EQ(*a.AsString(), *b.AsString()) << where;
+    }
+    EXPECT_EQ(a.AsUint(), b.AsUint()) << where;
+    EXPECT_EQ(a.AsInt(), b.AsInt()) << where;
+    EXPECT_EQ(a.AsDouble(), b.AsDouble()) << where;
+    EXPECT_EQ(a.AsBool(), b.AsBool()) << where;
+    return;
+  }
+  const Array* y = b.AsArray();
+  EXPECT_EQ(x->element_type, y->element_type) << where;
+  EXPECT_EQ(x->count, y->count) << where;
+  EXPECT_EQ(x->offset, y->offset) << where;
+  EXPECT_EQ(x->size, y->size) << where;
+  ASSERT_EQ(x->elements.size(), y->elements.size()) << where;
+  for (size_t i = 0; i < x->elements.size(); ++i) {
+    ExpectSameValue(x->elements[i], y->elements[i], where + "[" + std::to_string(i) + "]");
+  }
+}
+
+void ExpectSameFile(const GgufFile& a, const GgufFile& b) {
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.version, b.version);
+  EXPECT_EQ(a.alignment, b.alignment);
+  EXPECT_EQ(a.header_size, b.header_size);
+  EXPECT_EQ(a.data_offset, b.data_offset);
+  EXPECT_EQ(a.tensor_bytes, b.tensor_bytes);
+  EXPECT_EQ(a.file_size, b.file_size);
+  ASSERT_EQ(a.kvs.size(), b.kvs.size());
+  for (size_t i = 0; i < a.kvs.size(); ++i) {
+    EXPECT_EQ(a.kvs[i].key, b.kvs[i].key);
+    EXPECT_EQ(a.kvs[i].offset, b.kvs[i].offset) << a.kvs[i].key;
+    ExpectSameValue(a.kvs[i].value, b.kvs[i].value, a.kvs[i].key);
+  }
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    const TensorInfo& x = a.tensors[i];
+    const TensorInfo& y = b.tensors[i];
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.dims, y.dims) << x.name;
+    EXPECT_EQ(x.type, y.type) << x.name;
+    EXPECT_EQ(x.offset, y.offset) << x.name;
+    EXPECT_EQ(x.size, y.size) << x.name;
+    EXPECT_EQ(x.info_offset, y.info_offset) << x.name;
+  }
+}
+
+// ReadHeader on a file at `path` holding `bytes` gives what ParseHeader gives
+// on them: the same file, or the very same error.
+void ExpectReadAsParsed(const std::filesystem::path& path, std::string_view bytes,
+                        bool check_tensor_data = true) {
+  Result<GgufFile> read = ReadHeader(path, check_tensor_data);
+  ParseOptions options;
+  options.name = path.filename().string();
+  options.check_tensor_data = check_tensor_data;
+  Result<GgufFile> parsed = ParseHeader(AsBytes(bytes), options);
+  ASSERT_EQ(read.ok(), parsed.ok()) << (read.ok() ? parsed.status() : read.status()).ToString();
+  if (parsed.ok()) {
+    ExpectSameFile(*read, *parsed);
+  } else {
+    EXPECT_EQ(read.status(), parsed.status());
+  }
+}
+
+// A file with a vocabulary big enough that its header spans many read windows.
+std::string VocabFileBytes(const TempDir& dir, size_t tokens) {
+  LlamaWriter w;
+  AddEveryValueType(w.ctx(), tokens);
+  AddSomeTensors(&w);
+  w.Write(dir / "vocab.gguf");
+  return ReadAll(dir / "vocab.gguf");
+}
+
+// ReadHeader reads a regular file through a buffer that moves along with
+// the parser; wherever the file is cut or corrupt, that gives ParseHeader's
+// result on the same bytes.
+TEST(ReadHeaderTest, SameAsParseHeaderOnCutFiles) {
+  TempDir dir;
+  const std::string good = VocabFileBytes(dir, 20000);
+  Result<GgufFile> whole = ParseHeader(AsBytes(good));
+  ASSERT_OK(whole);
+  ASSERT_GT(whole->header_size, 4 * 65536u);  // many windows
+  std::vector<uint64_t> cuts = {0,
+                                3,
+                                4,
+                                23,
+                                24,
+                                65535,
+                                65536,
+                                65537,
+                                131072,
+                                whole->header_size - 1,
+                                whole->header_size,
+                                whole->data_offset,
+                                good.size() - 1,
+                                good.size()};
+  for (uint64_t cut = 1; cut < good.size(); cut += good.size() / 150) cuts.push_back(cut);
+  for (uint64_t cut : cuts) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    const std::string bytes = good.substr(0, cut);
+    WriteAll(dir / "cut.gguf", bytes);
+    ExpectReadAsParsed(dir / "cut.gguf", bytes);
+    ExpectReadAsParsed(dir / "cut.gguf", bytes, /*check_tensor_data=*/false);
+  }
+}
+
+TEST(ReadHeaderTest, SameAsParseHeaderOnCorruptFiles) {
+  TempDir dir;
+  const std::string good = VocabFileBytes(dir, 20000);
+  // The length of a token string in the middle of the vocabulary, and the
+  // count of the scores array.
+  const size_t token = good.find("tok12345");
+  const size_t scores = good.find("tokenizer.ggml.scores");
+  ASSERT_NE(token, std::string::npos);
+  ASSERT_NE(scores, std::string::npos);
+  const size_t length_at = token - 8;
+  const size_t count_at = scores + std::strlen("tokenizer.ggml.scores") + 4 + 4;
+  struct Patch {
+    size_t at;
+    uint64_t value;
+  };
+  for (const Patch& p :
+       {Patch{length_at, uint64_t{1} << 40}, Patch{length_at, kMaxStringBytes},
+        Patch{length_at, 100000}, Patch{length_at, 3}, Patch{count_at, uint64_t{1} << 29},
+        Patch{count_at, 19999}, Patch{count_at, 20001}}) {
+    SCOPED_TRACE(std::to_string(p.at) + " set to " + std::to_string(p.value));
+    std::string bytes = good;
+    for (int i = 0; i < 8; ++i) bytes[p.at + i] = static_cast<char>(p.value >> (8 * i));
+    WriteAll(dir / "bad.gguf", bytes);
+    ExpectReadAsParsed(dir / "bad.gguf", bytes);
+  }
+}
+
+// Items longer than the read window: a long string that is kept, a long
+// string among the skipped ones, and a long array of numbers.
+TEST(ReadHeaderTest, ItemsLongerThanTheReadWindow) {
+  TempDir dir;
+  LlamaWriter w;
+  const std::string template_text(300000, 'x');
+  gguf_set_val_str(w.ctx(), "tokenizer.chat_template", template_text.c_str());
+  std::vector<std::string> tokens(70000, "t");
+  tokens[40000] = std::string(200000, 'y');
+  std::vector<const char*> token_ptrs;
+  for (const std::string& t : tokens) token_ptrs.push_back(t.c_str());
+  gguf_set_arr_str(w.ctx(), "tokenizer.ggml.tokens", token_ptrs.data(), token_ptrs.size());
+  std::vector<float> scores(2'000'000, 0.5f);
+  gguf_set_arr_data(w.ctx(), "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores.data(),
+                    scores.size());
+  gguf_set_val_u32(w.ctx(), "after", 7);
+  AddSomeTensors(&w);
+  w.Write(dir / "long.gguf");
+
+  Result<GgufFile> f = ReadHeader(dir / "long.gguf");
+  ASSERT_OK(f);
+  ExpectSameAsLlama(dir / "long.gguf", *f);
+  EXPECT_EQ(*f->GetString("tokenizer.chat_template"), template_text);
+  EXPECT_EQ(f->GetArray("tokenizer.ggml.scores")->count, 2'000'000u);
+  EXPECT_EQ(f->GetUint("after"), 7u);
+  ExpectReadAsParsed(dir / "long.gguf", ReadAll(dir / "long.gguf"));
+}
+
+// Many kept values of odd sizes, so that values of every kind straddle the
+// edges of the read window at many places.
+TEST(ReadHeaderTest, ValuesAcrossReadWindowEdges) {
+  TempDir dir;
+  LlamaWriter w;
+  uint64_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return seed >> 33;
+  };
+  for (int i = 0; i < 6000; ++i) {
+    const std::string key = "k." + std::to_string(i);
+    switch (i % 4) {
+      case 0: {
+        std::string text(next() % 400, ' ');
+        for (char& c : text) c = static_cast<char>('a' + next() % 26);
+        gguf_set_val_str(w.ctx(), key.c_str(), text.c_str());
+        break;
+      }
+      case 1:
+        gguf_set_val_u64(w.ctx(), key.c_str(), next() * 0x9E3779B97F4A7C15ull);
+        break;
+      case 2:
+        gguf_set_val_f64(w.ctx(), key.c_str(), static_cast<double>(next()) / 7.0);
+        break;
+      default: {
+        std::vector<uint32_t> numbers(1 + next() % 40);
+        for (uint32_t& n : numbers) n = static_cast<uint32_t>(next());
+        gguf_set_arr_data(w.ctx(), key.c_str(), GGUF_TYPE_UINT32, numbers.data(), numbers.size());
+      }
+    }
+  }
+  AddSomeTensors(&w);
+  w.Write(dir / "odd.gguf");
+  Result<GgufFile> f = ReadHeader(dir / "odd.gguf");
+  ASSERT_OK(f);
+  EXPECT_GT(f->header_size, 8 * 65536u);  // many edges
+  ExpectSameAsLlama(dir / "odd.gguf", *f);
+  ExpectReadAsParsed(dir / "odd.gguf", ReadAll(dir / "odd.gguf"));
+}
+
+// Writes `bytes` into the FIFO at `path` from another thread; a reader that
+// stops early makes the writes fail (EPIPE), not the process.
+class FifoWriter {
+ public:
+  FifoWriter(const std::filesystem::path& path, std::string bytes)
+      : thread_([path, bytes = std::move(bytes)] {
+          sigset_t pipe_signal;
+          sigemptyset(&pipe_signal);
+          sigaddset(&pipe_signal, SIGPIPE);
+          pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+          const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+          if (fd < 0) return;
+          size_t done = 0;
+          while (done < bytes.size()) {
+            const ssize_t r = ::write(fd, bytes.data() + done, bytes.size() - done);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            done += static_cast<size_t>(r);
+          }
+          ::close(fd);
+        }) {}
+  ~FifoWriter() { thread_.join(); }
+  FifoWriter(const FifoWriter&) = delete;
+  FifoWriter& operator=(const FifoWriter&) = delete;
+
+ private:
+  std::thread thread_;
+};
+
+// ReadHeader on a pipe (as `hangar inspect /dev/stdin < model.gguf` gives):
+// what ParseHeader gives on the bytes that went through it, cut or not.
+TEST(ReadHeaderTest, ReadsAPipe) {
+  TempDir dir;
+  const std::string good = VocabFileBytes(dir, 20000);
+  Result<GgufFile> whole = ParseHeader(AsBytes(good));
+  ASSERT_OK(whole);
+  const auto fifo = dir / "pipe.gguf";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  for (uint64_t cut : {good.size(), good.size() - 1, whole->data_offset, whole->header_size - 1,
+                       uint64_t{100000}, uint64_t{10}}) {
+    for (bool check_tensor_data : {true, false}) {
+      SCOPED_TRACE("cut at " + std::to_string(cut));
+      const std::string bytes = good.substr(0, cut);
+      FifoWriter writer(fifo, bytes);
+      ExpectReadAsParsed(fifo, bytes, check_tensor_data);
+    }
+  }
+  // A pipe that holds something else is rejected as soon as that shows.
+  {
+    FifoWriter writer(fifo, "GGML" + good);
+    EXPECT_THAT(ReadHeader(fifo), StatusIs(StatusCode::kInvalidArgument));
+  }
 }
 
 }  // namespace
