@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "core/sha256.h"
+#include "core/strings.h"
 #include "core/units.h"
 #include "gguf/parser.h"
 #include "gguf/split.h"
@@ -17,26 +18,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() &&
-         Lower(s.substr(s.size() - suffix.size())) == Lower(suffix);
+         AsciiLower(s.substr(s.size() - suffix.size())) == AsciiLower(suffix);
 }
 
 Status PresetError(std::string_view config_file, std::string_view preset, std::string_view key,
                    const std::string& what) {
-  return InvalidArgumentError(std::string(config_file) + ": model_presets." +
-                              std::string(preset) + "." + std::string(key) + ": " + what);
+  return InvalidArgumentError(std::string(config_file) + ": model_presets." + std::string(preset) +
+                              "." + std::string(key) + ": " + what);
 }
 
 // "high" / "medium" / "fast" (the Gemma CLI's words) or a tier 1..5.
 std::optional<int> QualityTier(std::string_view quality) {
-  std::string q = Lower(quality);
+  std::string q = AsciiLower(quality);
   if (q == "best" || q == "highest") return 5;
   if (q == "high") return 4;
   if (q == "medium" || q == "balanced") return 3;
@@ -154,9 +149,12 @@ Result<CatalogEntry> EntryFromPreset(const ModelPreset& p, const CatalogEntry* b
   e.builtin = false;
   if (p.weights) {
     std::string w = *p.weights;
-    if (EndsWith(w, ".gguf")) e.format = ModelFormat::kGguf;
-    else if (EndsWith(w, ".onnx")) e.format = ModelFormat::kOnnx;
-    else if (EndsWith(w, ".safetensors")) e.format = ModelFormat::kSafetensors;
+    if (EndsWith(w, ".gguf"))
+      e.format = ModelFormat::kGguf;
+    else if (EndsWith(w, ".onnx"))
+      e.format = ModelFormat::kOnnx;
+    else if (EndsWith(w, ".safetensors"))
+      e.format = ModelFormat::kSafetensors;
   }
   if (p.format) {
     auto f = ParseModelFormat(*p.format);
@@ -191,7 +189,8 @@ Result<CatalogEntry> EntryFromPreset(const ModelPreset& p, const CatalogEntry* b
   }
   if (p.purpose) {
     auto purpose = ParsePurpose(*p.purpose);
-    if (!purpose.ok()) return PresetError(config_file, p.name, "purpose", purpose.status().message());
+    if (!purpose.ok())
+      return PresetError(config_file, p.name, "purpose", purpose.status().message());
     e.purpose = *purpose;
   }
   if (p.tags) e.tags = *p.tags;
@@ -202,7 +201,8 @@ Result<CatalogEntry> EntryFromPreset(const ModelPreset& p, const CatalogEntry* b
     if (old) s = *old;
     if (p.hf_repo) s.repo = *p.hf_repo;
     if (p.hf_file) s.file = *p.hf_file;
-    std::erase_if(e.sources, [](const ModelSource& x) { return x.kind == SourceKind::kHuggingFace; });
+    std::erase_if(e.sources,
+                  [](const ModelSource& x) { return x.kind == SourceKind::kHuggingFace; });
     e.sources.insert(e.sources.begin(), s);
   }
   if (p.ollama) {
@@ -238,10 +238,10 @@ Result<ModelIndex> ModelIndex::Build(Catalog base, const std::vector<ModelPreset
   index.catalog_ = std::move(base);
   for (const ModelPreset& p : presets) {
     const CatalogEntry* existing = index.catalog_.FindById(p.name);
-    bool overrides = existing != nullptr && Lower(existing->id) == Lower(p.name);
+    bool overrides = existing != nullptr && AsciiLower(existing->id) == AsciiLower(p.name);
     ASSIGN_OR_RETURN(CatalogEntry entry,
                      EntryFromPreset(p, overrides ? existing : nullptr, config_file));
-    std::string key = Lower(entry.id);
+    std::string key = AsciiLower(entry.id);
     Status s = index.catalog_.Upsert(std::move(entry));
     if (!s.ok()) return PresetError(config_file, p.name, "name", s.message());
     Local local;
@@ -258,7 +258,7 @@ ModelView ModelIndex::View(const CatalogEntry& entry,
                            const std::optional<std::string>& default_id) const {
   ModelView v;
   v.entry = entry;
-  auto it = locals_.find(Lower(entry.id));
+  auto it = locals_.find(AsciiLower(entry.id));
   if (it != locals_.end()) {
     v.origin = it->second.origin;
     v.weights = it->second.weights;
@@ -270,7 +270,7 @@ ModelView ModelIndex::View(const CatalogEntry& entry,
     v.installed = fs::is_regular_file(v.weights, ec) &&
                   (v.tokenizer.empty() || fs::is_regular_file(v.tokenizer, ec));
   }
-  v.is_default = default_id && Lower(*default_id) == Lower(entry.id);
+  v.is_default = default_id && AsciiLower(*default_id) == AsciiLower(entry.id);
   return v;
 }
 
@@ -282,13 +282,15 @@ Result<ValidationReport> ValidateModel(const ModelView& view) {
   if (view.weights.empty()) {
     return FailedPreconditionError("model " + view.entry.id +
                                    " has no local files to validate; give it a `weights` path in "
-                                   "[model_presets." + view.entry.id + "] of config.toml");
+                                   "[model_presets." +
+                                   view.entry.id + "] of config.toml");
   }
   ValidationReport r;
   r.id = view.entry.id;
   // A split GGUF model is every part together.
   std::vector<fs::path> weights = {view.weights};
-  bool is_gguf = view.entry.format == ModelFormat::kGguf || EndsWith(view.weights.string(), ".gguf");
+  bool is_gguf =
+      view.entry.format == ModelFormat::kGguf || EndsWith(view.weights.string(), ".gguf");
   if (is_gguf) {
     std::vector<fs::path> parts = gguf::SplitPartPaths(view.weights);
     if (!parts.empty()) weights = parts;
@@ -350,7 +352,7 @@ Result<ValidationReport> ValidateModel(const ModelView& view) {
   ValidationCheck digest{.name = "sha256", .ok = false, .skipped = false, .detail = ""};
   std::string expected;
   for (const auto& s : view.entry.sources) {
-    if (!s.sha256.empty() && s.split_count <= 1) expected = Lower(s.sha256);
+    if (!s.sha256.empty() && s.split_count <= 1) expected = AsciiLower(s.sha256);
   }
   if (expected.empty()) {
     digest.ok = true;
@@ -364,8 +366,7 @@ Result<ValidationReport> ValidateModel(const ModelView& view) {
       digest.detail = got.status().message();
     } else {
       digest.ok = *got == expected;
-      digest.detail = digest.ok ? "matches " + expected
-                                : "expected " + expected + ", got " + *got;
+      digest.detail = digest.ok ? "matches " + expected : "expected " + expected + ", got " + *got;
     }
   }
   r.checks.push_back(digest);

@@ -5,15 +5,10 @@
 #include <utility>
 
 #include "catalog/builtin_catalog.h"
+#include "core/strings.h"
 
 namespace hangar {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -53,7 +48,7 @@ bool CatalogFilter::Matches(const CatalogEntry& entry) const {
   if (purpose && entry.purpose != *purpose) return false;
   if (format && entry.format != *format) return false;
   if (!tag.empty() && !entry.HasTag(tag)) return false;
-  if (!family.empty() && Lower(entry.family) != Lower(family)) return false;
+  if (!family.empty() && AsciiLower(entry.family) != AsciiLower(family)) return false;
   if (max_ram_bytes > 0 && entry.min_ram_bytes > max_ram_bytes) return false;
   if (max_vram_bytes > 0 && entry.min_vram_bytes > max_vram_bytes) return false;
   if (recommended_only && !entry.recommended) return false;
@@ -69,18 +64,19 @@ Catalog Catalog::WithBuiltins() {
 
 void Catalog::IndexEntry(size_t index) {
   const CatalogEntry& e = entries_[index];
-  ids_[Lower(e.id)] = index;
+  ids_[AsciiLower(e.id)] = index;
   // Other names: the first entry to claim one keeps it.
-  for (const std::string& alias : e.aliases) aliases_.emplace(Lower(alias), index);
+  for (const std::string& alias : e.aliases) aliases_.emplace(AsciiLower(alias), index);
   for (const ModelSource& s : e.sources) {
-    std::string repo = Lower(s.repo);
+    std::string repo = AsciiLower(s.repo);
     switch (s.kind) {
       case SourceKind::kOllama:
         aliases_.emplace(repo, index);
         break;
       case SourceKind::kHuggingFace: {
-        if (!e.quantization.empty()) aliases_.emplace(repo + ":" + Lower(e.quantization), index);
-        if (!s.file.empty()) aliases_.emplace(repo + "/" + Lower(s.file), index);
+        if (!e.quantization.empty())
+          aliases_.emplace(repo + ":" + AsciiLower(e.quantization), index);
+        if (!s.file.empty()) aliases_.emplace(repo + "/" + AsciiLower(s.file), index);
         std::vector<size_t>& in_repo = repos_[repo];
         if (std::find(in_repo.begin(), in_repo.end(), index) == in_repo.end()) {
           in_repo.push_back(index);
@@ -110,7 +106,7 @@ const CatalogEntry* Catalog::FindKey(const std::string& key) const {
 }
 
 const CatalogEntry* Catalog::FindById(std::string_view ref) const {
-  std::string key = Lower(Trim(ref));
+  std::string key = AsciiLower(Trim(ref));
   if (key.empty()) return nullptr;
   if (const CatalogEntry* e = FindKey(key)) return e;
 
@@ -138,7 +134,7 @@ const CatalogEntry* Catalog::FindById(std::string_view ref) const {
   if (it == repos_.end() || it->second.empty()) return nullptr;
   for (std::string_view preferred : {"q4_k_m", "q8_0"}) {
     for (size_t index : it->second) {
-      if (Lower(entries_[index].quantization) == preferred) return &entries_[index];
+      if (AsciiLower(entries_[index].quantization) == preferred) return &entries_[index];
     }
   }
   return &entries_[it->second.front()];
@@ -146,12 +142,12 @@ const CatalogEntry* Catalog::FindById(std::string_view ref) const {
 
 Result<const CatalogEntry*> Catalog::Lookup(std::string_view ref) const {
   if (const CatalogEntry* e = FindById(ref)) return e;
-  std::string key = Lower(Trim(ref));
+  std::string key = AsciiLower(Trim(ref));
   std::string message = "no catalog model matches \"" + std::string(Trim(ref)) + "\"";
   const CatalogEntry* suggestion = nullptr;
   size_t best = key.size() / 3 + 2;  // farther than this is no suggestion
   for (const CatalogEntry& e : entries_) {
-    std::string id = Lower(e.id);
+    std::string id = AsciiLower(e.id);
     if (!key.empty() && id.starts_with(key)) {
       suggestion = &e;
       break;
@@ -185,7 +181,7 @@ Status Catalog::Upsert(CatalogEntry entry) {
                                 "and '_'; rename it, e.g. \"my-model-q4\"");
   }
   FillDerivedFields(entry);
-  auto it = ids_.find(Lower(entry.id));
+  auto it = ids_.find(AsciiLower(entry.id));
   if (it != ids_.end()) {
     entry.id = entries_[it->second].id;  // keep the id's spelling stable
     entries_[it->second] = std::move(entry);

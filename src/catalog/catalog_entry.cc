@@ -6,21 +6,10 @@
 #include <limits>
 #include <utility>
 
+#include "core/strings.h"
+
 namespace hangar {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // Looks `text` up in a {name, value} table; InvalidArgument listing the names.
 template <typename E, size_t N>
@@ -285,7 +274,7 @@ void FillDerivedFields(CatalogEntry& entry) {
   }
   if (entry.HasTag("recommended")) entry.recommended = true;
   if (entry.recommended && !entry.HasTag("recommended")) entry.tags.push_back("recommended");
-  for (std::string& tag : entry.tags) tag = Lower(tag);
+  for (std::string& tag : entry.tags) tag = AsciiLower(tag);
 }
 
 nlohmann::json ToJson(const ModelSource& source) {

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "core/strings.h"
+
 namespace hangar {
 namespace {
 
@@ -15,18 +17,11 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Splits "4.7 GB" into 4.7 and "gb". False when there is no leading number.
 bool SplitNumber(std::string_view text, double* number, std::string* unit) {
   text = Trim(text);
   size_t i = 0;
-  while (i < text.size() &&
-         (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
     ++i;
   }
   if (i == 0) return false;
@@ -34,7 +29,7 @@ bool SplitNumber(std::string_view text, double* number, std::string* unit) {
   char* end = nullptr;
   *number = std::strtod(num.c_str(), &end);
   if (end != num.c_str() + num.size() || !std::isfinite(*number)) return false;
-  *unit = Lower(Trim(text.substr(i)));
+  *unit = AsciiLower(Trim(text.substr(i)));
   return true;
 }
 
@@ -74,16 +69,26 @@ Result<uint64_t> ParseSize(std::string_view text) {
   if (!unit.empty() && unit.back() == 'b' && unit.size() > 1) unit.pop_back();  // "gb" -> "g"
   if (unit == "b") unit.clear();
   double mult = 0;
-  if (unit.empty()) mult = 1;
-  else if (unit == "k") mult = 1e3;
-  else if (unit == "m") mult = 1e6;
-  else if (unit == "g") mult = 1e9;
-  else if (unit == "t") mult = 1e12;
-  else if (unit == "ki") mult = 1024.0;
-  else if (unit == "mi") mult = 1024.0 * 1024;
-  else if (unit == "gi") mult = 1024.0 * 1024 * 1024;
-  else if (unit == "ti") mult = 1024.0 * 1024 * 1024 * 1024;
-  else return BadValue("size", text, "unknown unit; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB");
+  if (unit.empty())
+    mult = 1;
+  else if (unit == "k")
+    mult = 1e3;
+  else if (unit == "m")
+    mult = 1e6;
+  else if (unit == "g")
+    mult = 1e9;
+  else if (unit == "t")
+    mult = 1e12;
+  else if (unit == "ki")
+    mult = 1024.0;
+  else if (unit == "mi")
+    mult = 1024.0 * 1024;
+  else if (unit == "gi")
+    mult = 1024.0 * 1024 * 1024;
+  else if (unit == "ti")
+    mult = 1024.0 * 1024 * 1024 * 1024;
+  else
+    return BadValue("size", text, "unknown unit; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB");
   double bytes = std::round(number * mult);
   if (bytes >= 1.8e19) return BadValue("size", text, "too large");
   return static_cast<uint64_t>(bytes);
@@ -122,7 +127,8 @@ Result<Amount> ParseAmount(std::string_view text) {
     return a;
   }
   auto size = ParseSize(t);
-  if (!size.ok()) return BadValue("amount", text, "expected a size such as 2GB or a share such as 80%");
+  if (!size.ok())
+    return BadValue("amount", text, "expected a size such as 2GB or a share such as 80%");
   a.bytes = *size;
   return a;
 }
@@ -134,18 +140,24 @@ Result<int64_t> ParseDuration(std::string_view text) {
     return BadValue("duration", text, "expected e.g. 30d, 12h, 15m or 90s");
   }
   double mult = 0;
-  if (unit.empty() || unit == "s" || unit == "sec") mult = 1;
-  else if (unit == "m" || unit == "min") mult = 60;
-  else if (unit == "h") mult = 3600;
-  else if (unit == "d") mult = 86400;
-  else if (unit == "w") mult = 7 * 86400;
-  else return BadValue("duration", text, "unknown unit; use s, m, h, d or w");
+  if (unit.empty() || unit == "s" || unit == "sec")
+    mult = 1;
+  else if (unit == "m" || unit == "min")
+    mult = 60;
+  else if (unit == "h")
+    mult = 3600;
+  else if (unit == "d")
+    mult = 86400;
+  else if (unit == "w")
+    mult = 7 * 86400;
+  else
+    return BadValue("duration", text, "unknown unit; use s, m, h, d or w");
   return static_cast<int64_t>(std::llround(number * mult));
 }
 
 Result<uint64_t> ParseRate(std::string_view text) {
   std::string_view t = Trim(text);
-  std::string low = Lower(t);
+  std::string low = AsciiLower(t);
   if (low.size() > 2 && low.compare(low.size() - 2, 2, "/s") == 0) t.remove_suffix(2);
   auto r = ParseSize(t);
   if (!r.ok()) return BadValue("rate", text, "expected e.g. 10MB/s");

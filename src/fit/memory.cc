@@ -6,6 +6,7 @@
 #include <array>
 #include <string>
 
+#include "core/strings.h"
 #include "gguf/ggml_types.h"
 
 namespace hangar::fit {
@@ -14,14 +15,6 @@ namespace {
 // The cache types llama.cpp accepts for -ctk/-ctv, by ggml name.
 constexpr std::array<std::string_view, 9> kCacheTypeNames = {
     "f16", "f32", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl"};
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -38,7 +31,7 @@ std::string_view FlashAttentionName(FlashAttention fa) {
 }
 
 Result<FlashAttention> ParseFlashAttention(std::string_view text) {
-  const std::string t = Lower(text);
+  const std::string t = AsciiLower(text);
   if (t == "auto") return FlashAttention::kAuto;
   if (t == "on" || t == "true" || t == "1" || t == "enabled") return FlashAttention::kOn;
   if (t == "off" || t == "false" || t == "0" || t == "disabled") return FlashAttention::kOff;
@@ -47,7 +40,7 @@ Result<FlashAttention> ParseFlashAttention(std::string_view text) {
 }
 
 Result<uint32_t> CacheTypeId(const CacheType& type) {
-  const std::string name = Lower(type.name);
+  const std::string name = AsciiLower(type.name);
   bool allowed = false;
   for (std::string_view n : kCacheTypeNames) allowed = allowed || n == name;
   if (allowed) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "core/strings.h"
 #include "core/units.h"
 
 namespace hangar::fit {
@@ -18,24 +19,6 @@ constexpr uint64_t kTierStandardRam = 16 * kGB;
 constexpr uint64_t kTierStandardGpu = 8 * kGB;
 constexpr uint64_t kTierAdvancedGpu = 40 * kGB;
 constexpr uint64_t kTierAdvancedRam = 32 * kGB;
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-    if (x != y) return false;
-  }
-  return true;
-}
 
 uint64_t SatSub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
@@ -282,7 +265,7 @@ bool Eligible(const CatalogEntry& e, const RecommendOptions& o,
   }
   if (!o.tag.empty() && !e.HasTag(o.tag)) return false;
   if (e.HasTag("embedding") && !EqualsIgnoreCase(o.tag, "embedding")) return false;
-  if (o.installed_only && !installed.contains(Lower(e.id))) return false;
+  if (o.installed_only && !installed.contains(AsciiLower(e.id))) return false;
   if (o.recommended_only && !e.recommended) return false;
   if (o.max_parameter_count > 0 && TotalParameters(e) > o.max_parameter_count) return false;
   return true;
@@ -335,7 +318,7 @@ Result<Evaluation> Evaluate(const CatalogEntry& e, const Context& ctx, bool must
   }
   Candidate c;
   c.entry = &e;
-  c.installed = ctx.installed.contains(Lower(e.id));
+  c.installed = ctx.installed.contains(AsciiLower(e.id));
   c.placement = MakePlacement(e, std::move(chosen), kv, ctx.budgets);
   c.reasons.push_back(PlacementReason(c.placement, ctx.budgets.any_gpu));
   if (kv.name != "f16") c.reasons.push_back("q8_0 KV cache: an f16 cache does not fit");
@@ -389,7 +372,7 @@ Result<Recommendation> RecommendCoding(const Catalog& catalog, const Limits& lim
   std::vector<const CatalogEntry*> fitting;
   for (const CatalogEntry& e : catalog.entries()) {
     if (!EqualsIgnoreCase(e.family, kCodingFamily) || e.format != ModelFormat::kGguf) continue;
-    if (ctx.options.installed_only && !ctx.installed.contains(Lower(e.id))) continue;
+    if (ctx.options.installed_only && !ctx.installed.contains(AsciiLower(e.id))) continue;
     if (smallest == nullptr || e.min_ram_bytes < smallest->min_ram_bytes) smallest = &e;
     if (e.min_ram_bytes <= room) {
       fitting.push_back(&e);
@@ -592,7 +575,7 @@ Result<Recommendation> Recommend(const Catalog& catalog, std::span<const std::st
 
   std::unordered_set<std::string> installed_ids;
   installed_ids.reserve(installed.size());
-  for (const std::string& id : installed) installed_ids.insert(Lower(id));
+  for (const std::string& id : installed) installed_ids.insert(AsciiLower(id));
 
   Context ctx{hw, options, inputs, budgets, speed, installed_ids, options.overrides, rec.context};
   if (options.context) ctx.overrides.context = ctx.overrides.context.value_or(*options.context);
