@@ -1,0 +1,57 @@
+// LlamaBackend: models run in this process on llama.cpp (libllama + ggml).
+//
+// Load(): reads the GGUF header (gguf/), resolves the automatic settings —
+// threads from the CPU, GPU layers from the fit planner within the limits
+// (0 without a GPU) — and asks the memory guard (runtime/memory_guard.h)
+// whether the fit module's estimate fits in the memory available now. It then
+// loads the weights (mmap/mlock as asked, with a progress callback that can
+// cancel) and creates the context (context size, batch/ubatch, sequences,
+// flash attention, KV cache types, threads); when either runs out of memory
+// the recovery ladder of runtime/recovery.h retries with fewer GPU layers,
+// then on the CPU, then with less context, reporting each step. A warm-up
+// decode follows unless turned off.
+//
+// Generation keeps the tokens of the last request in the KV cache: the next
+// request decodes only what follows their common prefix (a chat that grows by
+// one turn re-reads one turn). Sampling is llama.cpp's sampler chain:
+// repetition penalty, top-k, top-p, min-p, temperature and a seeded
+// distribution; temperature 0 is greedy. Pieces are rendered without special
+// tokens and assembled into whole UTF-8 characters (TextAssembler), so the
+// streamed pieces add up to the non-streamed text.
+//
+// Embeddings use a second context (created on first use, pooled: the model's
+// own pooling, else mean; or mean/cls/last as asked) that packs up to
+// kEmbedSequences texts into one batch.
+//
+// Not thread-safe (see backend.h); llama.cpp's log goes to Hangar's log
+// (runtime/llama_log.h).
+#ifndef HANGAR_RUNTIME_LLAMA_BACKEND_H_
+#define HANGAR_RUNTIME_LLAMA_BACKEND_H_
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "runtime/backend.h"
+
+namespace hangar::runtime {
+
+inline constexpr uint32_t kEmbedSequences = 8;
+inline constexpr uint32_t kMinRecoveryContext = 512;
+
+Result<std::unique_ptr<Backend>> MakeLlamaBackend(const BackendContext& context);
+
+// `messages` formatted by llama.cpp's llama_chat_apply_template with the
+// template `tmpl` (a model's tokenizer.chat_template, or the name of a
+// built-in one such as "chatml"; empty means chatml), ending with the opening
+// of the assistant's turn when add_assistant. InvalidArgument when llama.cpp
+// does not recognise the template (with its first characters) or a message
+// has no role.
+Result<std::string> FormatChat(std::string_view tmpl, std::span<const ChatMessage> messages,
+                               bool add_assistant);
+
+}  // namespace hangar::runtime
+
+#endif  // HANGAR_RUNTIME_LLAMA_BACKEND_H_
