@@ -52,6 +52,7 @@ nlohmann::json ToJson(const Config& config) {
   nlohmann::json j = {
       {"file", config.file_name()},      {"exists", config.exists()},
       {"default_model", nullptr},        {"limits", ToJson(config.limits())},
+      {"runtime", ToJson(config.runtime())},
       {"profiles", std::move(profiles)}, {"presets", std::move(presets)},
       {"warnings", config.warnings()},
   };

@@ -6,6 +6,9 @@
 //   [limits]                                 # see limits.h
 //   max_ram_usage = "80%"
 //
+//   [runtime]                                # see runtime_config.h
+//   idle_ttl = "5m"
+//
 //   [model_presets.NAME]                     # see model_preset.h
 //   hf_repo = "Qwen/Qwen2.5-Coder-7B-Instruct-GGUF"
 //
@@ -38,6 +41,7 @@
 #include "config/limits.h"
 #include "config/model_preset.h"
 #include "config/profile.h"
+#include "config/runtime_config.h"
 #include "core/status.h"
 
 namespace hangar {
@@ -76,6 +80,7 @@ class Config {
   const ModelPreset* FindPreset(std::string_view name) const;
 
   const Limits& limits() const { return limits_; }
+  const RuntimeConfig& runtime() const { return runtime_; }
 
   // `default_model` at the top level of the file, if set.
   const std::optional<std::string>& default_model() const { return default_model_; }
@@ -91,12 +96,13 @@ class Config {
   std::vector<Profile> profiles_;
   std::vector<ModelPreset> presets_;
   Limits limits_;
+  RuntimeConfig runtime_;
   std::optional<std::string> default_model_;
   std::vector<std::string> warnings_;
 };
 
 // {"file": string, "exists": bool, "default_model": string or null,
-//  "limits": ToJson(Limits), "profiles": [ToJson(Profile)...],
+//  "limits": ToJson(Limits), "runtime": ToJson(RuntimeConfig), "profiles": [ToJson(Profile)...],
 //  "presets": [ToJson(ModelPreset)...], "warnings": [string...]}
 nlohmann::json ToJson(const Config& config);
 

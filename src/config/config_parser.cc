@@ -143,6 +143,40 @@ Status ReadDefaultModel(Reader& r, const toml::node& node, std::optional<std::st
   return Status::Ok();
 }
 
+Status ReadRuntime(Reader& r, const toml::table& table, RuntimeConfig* runtime) {
+  for (auto&& [k, v] : table) {
+    const std::string key = TomlKeyPath({"runtime", k.str()});
+    const std::string_view name = k.str();
+    if (name == "idle_ttl") {
+      int64_t seconds = 0;
+      if (const auto* i = v.as_integer()) {
+        seconds = i->get();
+      } else if (const auto* s = v.as_string()) {
+        Result<int64_t> parsed = ParseDuration(s->get());
+        if (!parsed.ok()) return r.Error(v, key, parsed.status().message());
+        seconds = *parsed;
+      } else {
+        return r.TypeError(v, key, "a duration such as \"5m\" or a number of seconds");
+      }
+      if (seconds < 0) return r.Error(v, key, fmt::format("must be 0 or more, got {}", seconds));
+      runtime->idle_ttl_seconds = seconds;
+      continue;
+    }
+    std::string* field = name == "backend"              ? &runtime->backend
+                         : name == "ollama_host"        ? &runtime->ollama_host
+                         : name == "openai_base_url"    ? &runtime->openai_base_url
+                         : name == "openai_api_key_env" ? &runtime->openai_api_key_env
+                                                        : nullptr;
+    if (field == nullptr) {
+      r.WarnUnknown(v, key, RuntimeKeys());
+      continue;
+    }
+    ASSIGN_OR_RETURN(*field, r.String(v, key));
+    if (field->empty()) return r.Error(v, key, "must not be empty");
+  }
+  return Status::Ok();
+}
+
 Status ReadLimits(Reader& r, const toml::table& table, Limits* limits) {
   for (auto&& [k, v] : table) {
     const std::string key = TomlKeyPath({"limits", k.str()});
@@ -333,6 +367,9 @@ Result<Config> ConfigParser::FromTable(const toml::table& root, std::string_view
     } else if (key == "limits") {
       ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[limits]"));
       RETURN_IF_ERROR(ReadLimits(r, *t, &config.limits_));
+    } else if (key == "runtime") {
+      ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[runtime]"));
+      RETURN_IF_ERROR(ReadRuntime(r, *t, &config.runtime_));
     } else if (key == "model_presets") {
       ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[model_presets.NAME]"));
       RETURN_IF_ERROR(ReadPresets(r, *t, &config.presets_));
@@ -348,7 +385,7 @@ Result<Config> ConfigParser::FromTable(const toml::table& root, std::string_view
     } else {
       r.Warn(v, TomlKeyPath({key}),
              "unknown key, ignored (known top-level keys: default_model; tables: limits, "
-             "model_presets, performance_profiles)");
+             "runtime, model_presets, performance_profiles)");
     }
   }
   ASSIGN_OR_RETURN(config.profiles_, ResolveProfiles(definitions));

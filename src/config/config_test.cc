@@ -133,6 +133,27 @@ TEST(ConfigTest, FullFile) {
   EXPECT_THAT(c->GetProfile("missing"), StatusHasMessage(HasSubstr("balanced, code, creative")));
 }
 
+TEST(ConfigTest, RuntimeTable) {
+  EXPECT_EQ(Config().runtime(), RuntimeConfig());
+  EXPECT_EQ(Config().runtime().idle_ttl_seconds, 300);
+  auto c = Config::Parse(
+      "[runtime]\nbackend = \"ollama\"\nidle_ttl = \"15m\"\nollama_host = \"http://box:11434\"\n"
+      "openai_base_url = \"http://127.0.0.1:9/v1\"\nopenai_api_key_env = \"MY_KEY\"\nspeed = 1\n",
+      "config.toml");
+  ASSERT_OK(c);
+  EXPECT_EQ(c->runtime().backend, "ollama");
+  EXPECT_EQ(c->runtime().idle_ttl_seconds, 900);
+  EXPECT_EQ(c->runtime().ollama_host, "http://box:11434");
+  EXPECT_EQ(c->runtime().openai_base_url, "http://127.0.0.1:9/v1");
+  EXPECT_EQ(c->runtime().openai_api_key_env, "MY_KEY");
+  ASSERT_THAT(c->warnings(), SizeIs(1));
+  EXPECT_THAT(c->warnings()[0], HasSubstr("runtime.speed"));
+  auto never = Config::Parse("[runtime]\nidle_ttl = 0\n", "config.toml");
+  ASSERT_OK(never);
+  EXPECT_EQ(never->runtime().idle_ttl_seconds, 0);
+  EXPECT_EQ(ToJson(*c)["runtime"]["idle_ttl_seconds"], 900);
+}
+
 TEST(ConfigTest, Json) {
   auto c = Config::Parse(kFull, "config.toml");
   ASSERT_OK(c);
@@ -249,6 +270,15 @@ TEST(ConfigTest, BrokenFiles) {
        "expected a string"},
       {"default model empty", "default_model = \" \"\n", "config.toml:1:", "default_model",
        "must name a model"},
+      {"idle ttl", "[runtime]\nidle_ttl = \"soon\"\n", "config.toml:2:", "runtime.idle_ttl",
+       "soon"},
+      {"idle ttl negative", "[runtime]\nidle_ttl = -5\n", "config.toml:2:", "runtime.idle_ttl",
+       "must be 0 or more"},
+      {"idle ttl type", "[runtime]\nidle_ttl = 1.5\n", "config.toml:2:", "runtime.idle_ttl",
+       "a duration"},
+      {"runtime backend empty", "[runtime]\nbackend = \"\"\n", "config.toml:2:",
+       "runtime.backend", "must not be empty"},
+      {"runtime not a table", "runtime = 1\n", "config.toml:1:", "runtime", "expected a table"},
   };
   for (const BrokenCase& c : cases) {
     SCOPED_TRACE(c.name);
