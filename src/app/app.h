@@ -34,6 +34,8 @@
 #include "fit/planner.h"
 #include "fit/recommend.h"
 #include "hardware/hardware.h"
+#include "runtime/backend.h"
+#include "runtime/session.h"
 
 namespace hangar::app {
 
@@ -110,6 +112,79 @@ class App {
   // Ranks the catalog and installed models for this machine (or the one
   // described). ResourceExhausted from the coding policy below 6 GB.
   Result<fit::Recommendation> Recommend(const RecommendQuery& query);
+
+  // --- running models (app/run.cc) -------------------------------------------
+  // Sampling values set on the command line; each one set wins over the profile.
+  struct SamplingFlags {
+    std::optional<double> temperature;
+    std::optional<double> top_p;
+    std::optional<int> top_k;
+    std::optional<double> min_p;
+    std::optional<double> repeat_penalty;
+    std::optional<uint32_t> seed;
+    std::optional<int> max_tokens;
+  };
+  // Loading values set on the command line; unset ones come from the fit
+  // module's settings for this machine (fit/settings.h).
+  struct LoadFlags {
+    std::optional<uint32_t> ctx;
+    std::optional<int> threads;
+    std::optional<int32_t> n_gpu_layers;  // unset: auto (the fit planner)
+    std::optional<uint32_t> n_batch;
+    std::optional<uint32_t> n_ubatch;
+    std::optional<std::string> flash_attn;  // on, off, auto
+    std::optional<std::string> kv_type;     // f16, q8_0, ...
+    std::optional<bool> mmap;
+    std::optional<bool> mlock;
+    bool force = false;      // past the memory guard
+    bool no_warmup = false;
+  };
+  struct RunQuery {
+    // A catalog id, a preset with local weights, a GGUF path ("file://" too),
+    // or, for the ollama/openai backends, the server's model name. Empty: the
+    // current model (hangar use), else the default model.
+    std::string model;
+    std::string backend;  // empty: [runtime] backend, else llama
+    std::optional<std::string> profile;  // empty: the profile recommended for this machine
+    SamplingFlags sampling;
+    LoadFlags load;
+  };
+  struct RunPlan {
+    runtime::ModelSpec spec;
+    runtime::GenerateRequest request;  // sampling and max_tokens; no prompt
+    std::string profile;               // the profile the sampling came from
+    fit::RunSettings settings;         // the settings for this machine, with reasons
+  };
+  // What `query` runs and how. NotFound for an unknown model or one that is
+  // not installed (naming the `hangar pull` to run), or an unknown profile or
+  // backend; InvalidArgument for a bad flag value or no model named anywhere.
+  Result<RunPlan> PlanRun(const RunQuery& query);
+  // A session on `plan`'s model (not loaded yet: the first request loads it),
+  // idle unload after [runtime] idle_ttl.
+  Result<std::unique_ptr<runtime::SessionManager>> OpenSession(const RunPlan& plan);
+
+  struct EmbedQuery {
+    RunQuery run;
+    std::vector<std::string> texts;
+    runtime::EmbedOptions options;
+  };
+  struct EmbedReport {
+    std::string model;
+    runtime::Embeddings embeddings;
+  };
+  Result<EmbedReport> Embed(const EmbedQuery& query);
+
+  struct BenchQuery {
+    RunQuery run;
+    runtime::BenchRequest request;
+  };
+  struct BenchReport {
+    runtime::LoadedModel model;
+    runtime::BenchResult result;
+  };
+  // Loads the model, measures it as llama-bench does and records the speeds
+  // as the model's measured speed (used by Recommend).
+  Result<BenchReport> Bench(const BenchQuery& query);
 
   // --- hardware -------------------------------------------------------------
   // This machine, probed once per App; disk space is that of the data folder.

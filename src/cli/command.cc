@@ -44,6 +44,9 @@ const CommandSpec kCommands[] = {
     {"inspect", "Read a GGUF file's header: architecture, sizes, quant mix, tensors", AddInspect},
     {"fit", "Memory a model needs here (RAM, each GPU) and the largest context that fits", AddFit},
     {"recommend", "The models that suit this machine, ranked, with settings", AddRecommend},
+    {"run", "Run a model: one prompt streamed, or an interactive chat", AddRun},
+    {"embed", "Embedding vectors of texts (pooled, normalised)", AddEmbed},
+    {"bench", "Measure a model: prompt and generation tokens/s, load time", AddBench},
     {"hw", "Report this machine: CPU, memory, GPUs, disk, OS", AddHw},
     {"profile", "Manage performance profiles (sampling settings)", AddProfile},
 };

@@ -75,6 +75,9 @@ void AddInspect(CLI::App& sub, Context& ctx);
 void AddFit(CLI::App& sub, Context& ctx);
 void AddRecommend(CLI::App& sub, Context& ctx);
 void AddProfile(CLI::App& sub, Context& ctx);
+void AddRun(CLI::App& sub, Context& ctx);
+void AddEmbed(CLI::App& sub, Context& ctx);
+void AddBench(CLI::App& sub, Context& ctx);
 
 }  // namespace hangar::cli
 
