@@ -67,6 +67,14 @@ enum llama_pooling_type ToLlama(Pooling p) {
   return LLAMA_POOLING_TYPE_UNSPECIFIED;
 }
 
+// Whether a buffer type's memory is the host's: host buffers and the CPU
+// device's own (repacked weights), not a GPU's.
+bool OnHost(ggml_backend_buffer_type_t buft) {
+  if (ggml_backend_buft_is_host(buft)) return true;
+  ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
+  return dev == nullptr || ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_CPU;
+}
+
 // Token ids of `text`.
 std::vector<llama_token> TokenizeText(const llama_vocab* vocab, std::string_view text,
                                       bool add_special, bool parse_special) {
@@ -399,7 +407,7 @@ Status LlamaBackend::Load(const ModelTarget& target, const LoadOptions& options)
     loaded_.chat_template = tmpl;
   }
   for (const auto& [buft, mb] : llama_get_memory_breakdown(ctx_.get())) {
-    (ggml_backend_buft_is_host(buft) ? loaded_.host_bytes : loaded_.gpu_bytes) += mb.total();
+    (OnHost(buft) ? loaded_.host_bytes : loaded_.gpu_bytes) += mb.total();
   }
   loaded_.flash_attn = options.flash_attn != fit::FlashAttention::kOff;
 
@@ -600,7 +608,7 @@ Status LlamaBackend::EnsureEmbeddingContext(Pooling pooling, uint32_t n_tokens) 
     return InternalError("llama.cpp cannot create an embedding context: " + why);
   }
   for (const auto& [buft, mb] : llama_get_memory_breakdown(ctx.get())) {
-    if (ggml_backend_buft_is_host(buft)) loaded_.host_bytes += mb.context + mb.compute;
+    (OnHost(buft) ? loaded_.host_bytes : loaded_.gpu_bytes) += mb.context + mb.compute;
   }
   embd_ctx_ = std::move(ctx);
   embd_pooling_ = pooling;
