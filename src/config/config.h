@@ -6,6 +6,13 @@
 //   [limits]                                 # see limits.h
 //   max_ram_usage = "80%"
 //
+//   [store]                                  # folders `hangar discover` searches
+//   folders = ["/models"]
+//
+//   [downloads]                              # `hangar pull` defaults
+//   connections = 8
+//   max_speed = "50MB"                       # per second, all connections together
+//
 //   [model_presets.NAME]                     # see model_preset.h
 //   hf_repo = "Qwen/Qwen2.5-Coder-7B-Instruct-GGUF"
 //
@@ -28,6 +35,7 @@
 #ifndef HANGAR_CONFIG_CONFIG_H_
 #define HANGAR_CONFIG_CONFIG_H_
 
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -43,6 +51,19 @@
 namespace hangar {
 
 class ConfigParser;
+
+// [store]
+struct StoreSettings {
+  std::vector<std::string> folders;  // searched by `hangar discover`, recursively
+};
+
+// [downloads]
+inline constexpr int kMaxDownloadConnections = 64;
+inline constexpr int kDefaultDownloadConnections = 8;
+struct DownloadSettings {
+  int connections = kDefaultDownloadConnections;
+  uint64_t max_speed = 0;  // bytes per second over all connections; 0: no cap
+};
 
 class Config {
  public:
@@ -76,6 +97,8 @@ class Config {
   const ModelPreset* FindPreset(std::string_view name) const;
 
   const Limits& limits() const { return limits_; }
+  const StoreSettings& store() const { return store_; }
+  const DownloadSettings& downloads() const { return downloads_; }
 
   // `default_model` at the top level of the file, if set.
   const std::optional<std::string>& default_model() const { return default_model_; }
@@ -91,6 +114,8 @@ class Config {
   std::vector<Profile> profiles_;
   std::vector<ModelPreset> presets_;
   Limits limits_;
+  StoreSettings store_;
+  DownloadSettings downloads_;
   std::optional<std::string> default_model_;
   std::vector<std::string> warnings_;
 };
