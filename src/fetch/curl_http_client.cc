@@ -120,17 +120,17 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
       return CURL_WRITEFUNC_ERROR;
     }
   }
-  if (ex->handler->on_body) {
-    Status s = ex->handler->on_body(std::string_view(data, len));
-    if (!s.ok()) {
-      ex->abort = std::move(s);
-      return CURL_WRITEFUNC_ERROR;
-    }
-  }
+  Status s;
+  if (ex->handler->on_body) s = ex->handler->on_body(std::string_view(data, len));
   ex->body_bytes += len;
   if (ex->request->rate_limiter != nullptr) {
+    // Received bytes count against the cap whatever the callback made of them.
     ex->request->rate_limiter->Acquire(len);
     ex->last_activity_us = NowMicros();  // waiting on our own cap is no stall
+  }
+  if (!s.ok()) {
+    ex->abort = std::move(s);
+    return CURL_WRITEFUNC_ERROR;
   }
   return len;
 }
