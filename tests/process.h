@@ -21,6 +21,16 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env,
                          const std::string& input = "");
 
+// A program started in the background, its stdout and stderr going to files
+// (empty path: /dev/null). `before_exec` runs in the child just before execve
+// (e.g. setrlimit). Returns the pid, or -1.
+int SpawnProcess(const std::vector<std::string>& argv,
+                 const std::map<std::string, std::string>& env, const std::string& out_path = "",
+                 const std::string& err_path = "", void (*before_exec)() = nullptr);
+
+// Waits for a spawned process; exit code as ProcessResult::exit_code.
+int WaitProcess(int pid);
+
 }  // namespace hangar::testing
 
 #endif  // HANGAR_TESTS_PROCESS_H_

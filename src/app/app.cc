@@ -45,8 +45,9 @@ Result<const Config*> App::config() {
 Result<const ModelIndex*> App::models() {
   if (!models_) {
     ASSIGN_OR_RETURN(const Config* c, config());
+    ASSIGN_OR_RETURN(const std::vector<store::InstalledModel>* installed, Installed());
     ASSIGN_OR_RETURN(ModelIndex index,
-                     ModelIndex::Build(DefaultCatalog(), c->presets(), c->file_name()));
+                     ModelIndex::Build(DefaultCatalog(), c->presets(), c->file_name(), *installed));
     models_ = std::make_unique<ModelIndex>(std::move(index));
   }
   return models_.get();
@@ -111,7 +112,8 @@ Result<App::Inspection> App::Inspect(std::string_view ref) {
       return FailedPreconditionError(
           "model " + model->entry.id +
           " has no GGUF file on this machine; its header is read remotely once it can be "
-          "pulled ('hangar info " + model->entry.id + "' shows its catalog facts)");
+          "pulled ('hangar info " +
+          model->entry.id + "' shows its catalog facts)");
     }
     path = model->weights;
   }
@@ -148,8 +150,8 @@ Result<App::FitReport> App::Fit(const FitQuery& query) {
   fit::PlanOptions options;
   options.request = query.request;
   if (options.request.n_ctx == 0) {
-    options.request.n_ctx = facts.n_ctx_train > 0 ? std::min<uint32_t>(4096, facts.n_ctx_train)
-                                                  : 4096;
+    options.request.n_ctx =
+        facts.n_ctx_train > 0 ? std::min<uint32_t>(4096, facts.n_ctx_train) : 4096;
   }
   options.auto_gpu_layers = query.auto_gpu_layers;
   if (query.probe && !report.file.empty()) options.probe_model = report.file;

@@ -24,8 +24,6 @@
 #include "catalog/catalog.h"
 #include "config/config.h"
 #include "config/profile.h"
-#include "gguf/gguf_file.h"
-#include "gguf/summary.h"
 #include "core/clock.h"
 #include "core/env.h"
 #include "core/paths.h"
@@ -33,9 +31,16 @@
 #include "fit/memory.h"
 #include "fit/planner.h"
 #include "fit/recommend.h"
+#include "gguf/gguf_file.h"
+#include "gguf/summary.h"
 #include "hardware/hardware.h"
 #include "runtime/backend.h"
 #include "runtime/session.h"
+#include "store/cache.h"
+#include "store/discovery.h"
+#include "store/model_db.h"
+#include "store/share.h"
+#include "store/state_db.h"
 
 namespace hangar::app {
 
@@ -190,6 +195,61 @@ class App {
   // This machine, probed once per App; disk space is that of the data folder.
   Result<const HardwareInfo*> Hardware();
 
+  // --- the store (store_ops.cc) -----------------------------------------------
+  // The state database, opened (created) on first use.
+  Result<store::StateDb*> state();
+  // The installed models, reconciled with the disk on first use in a process:
+  // a model whose primary file is gone is removed from the database (a crash
+  // between deleting files and the row, another tool deleting its files).
+  // Without a state database yet, none (nothing is created).
+  Result<const std::vector<store::InstalledModel>*> Installed();
+  // The installed model `ref` names (its id, name, catalog id or alias, or
+  // its file path). NotFound naming `hangar pull REF` otherwise.
+  Result<store::InstalledModel> FindInstalled(std::string_view ref);
+
+  struct DiscoverResult {
+    store::DiscoveryReport report;
+    std::vector<std::string> added;      // ids new in the database
+    std::vector<std::string> unchanged;  // already registered
+  };
+  // Finds GGUF models of other tools and the configured folders
+  // (store/discovery.h) and registers the new ones in place.
+  Result<DiscoverResult> Discover();
+
+  enum class ImportMode { kLink, kCopy, kMove };
+  // Registers the GGUF model at `path` (any part of a split set): kLink in
+  // place; kCopy/kMove into Hangar's blob store (hashed on the way). NotFound
+  // for a missing file; DataLoss/InvalidArgument for a file that is not a
+  // readable GGUF model; AlreadyExists when that file is installed already.
+  Result<store::InstalledModel> Import(const std::filesystem::path& path, ImportMode mode);
+
+  // Makes an installed model visible to Ollama or LM Studio (store/share.h)
+  // under `name` (empty: a default name). InvalidArgument for another tool.
+  Result<store::ShareResult> Share(std::string_view ref, std::string_view tool,
+                                   std::string_view name);
+
+  // Removes an installed model (store/cache.h RemoveModel). The default model
+  // is refused with FailedPrecondition unless `force`.
+  Result<store::Removal> Remove(std::string_view ref, bool force);
+
+  struct CacheReport {
+    store::CacheUsage usage;
+    std::vector<store::InstalledModel> models;
+    std::vector<store::PartialFile> stale_removed;  // partials older than 24 h, just deleted
+  };
+  Result<CacheReport> Cache();
+
+  struct PruneResult {
+    store::PrunePlan plan;
+    std::vector<store::Removal> removed;  // empty for a dry run
+  };
+  // Plans (and unless `dry_run` carries out) a prune; the default model is
+  // kept.
+  Result<PruneResult> Prune(store::PruneOptions options, bool dry_run);
+
+  // The installed models as the export document (store/model_db.h).
+  Result<nlohmann::json> Export();
+
   // --- profiles -------------------------------------------------------------
   Result<std::vector<Profile>> Profiles();
   Result<Profile> GetProfile(std::string_view name);
@@ -204,7 +264,19 @@ class App {
   // Reloads config and models after a write to config.toml.
   void Invalidate();
 
+  // Builds a database record for a GGUF model at `primary` (metadata and the
+  // catalog entry facts from its header).
+  Result<store::InstalledModel> DescribeGguf(const std::filesystem::path& primary, std::string id,
+                                             std::string source);
+  // A catalog id for an installed model that no catalog entry or other
+  // installed model has (InstalledSlug, then -2, -3, ...).
+  Result<std::string> UniqueEntryId(const store::InstalledModel& model);
+  store::DiscoveryRoots DiscoveryRootsFor(const Paths& paths, const Config& config) const;
+  store::CacheRoots CacheRootsFor(const Paths& paths) const;
+
   Deps deps_;
+  std::unique_ptr<store::StateDb> state_;
+  std::optional<std::vector<store::InstalledModel>> installed_;
   std::optional<Paths> paths_;
   std::optional<Config> config_;
   std::unique_ptr<ModelIndex> models_;

@@ -67,11 +67,10 @@ uint64_t TotalSize(const std::vector<fs::path>& paths) {
 // Fills what the preset left unset from the GGUF header of its local file
 // (parameters, quantization, architecture facts, exact size). A file that
 // cannot be read is left for `hangar validate` to report.
-void FillFromGguf(const ModelPreset& p, CatalogEntry& e) {
-  if (!p.weights || !EndsWith(*p.weights, ".gguf")) return;
+void FillFromGguf(const fs::path& weights, const ModelPreset& p, CatalogEntry& e) {
   std::error_code ec;
-  if (!fs::is_regular_file(*p.weights, ec)) return;
-  auto parts = gguf::ReadSplitModel(*p.weights, /*check_tensor_data=*/false);
+  if (!fs::is_regular_file(weights, ec)) return;
+  auto parts = gguf::ReadSplitModel(weights, /*check_tensor_data=*/false);
   if (!parts.ok()) return;
   gguf::ModelSummary s = gguf::Summarize(*parts);
   auto u32 = [](const std::optional<uint64_t>& v) { return static_cast<uint32_t>(v.value_or(0)); };
@@ -130,6 +129,8 @@ std::string_view ModelOriginName(ModelOrigin origin) {
       return "preset";
     case ModelOrigin::kOverride:
       return "catalog+preset";
+    case ModelOrigin::kInstalled:
+      return "installed";
   }
   return "catalog";
 }
@@ -220,7 +221,7 @@ Result<CatalogEntry> EntryFromPreset(const ModelPreset& p, const CatalogEntry* b
     }
     e.sources.front().sha256 = *p.sha256;
   }
-  FillFromGguf(p, e);
+  if (p.weights && EndsWith(*p.weights, ".gguf")) FillFromGguf(*p.weights, p, e);
   if (p.layers) e.arch.block_count = static_cast<uint32_t>(*p.layers);
   if (p.embedding) e.arch.embedding_length = static_cast<uint32_t>(*p.embedding);
   if (p.heads) e.arch.head_count = static_cast<uint32_t>(*p.heads);
@@ -232,10 +233,126 @@ Result<CatalogEntry> EntryFromPreset(const ModelPreset& p, const CatalogEntry* b
   return e;
 }
 
+CatalogEntry EntryFromGgufFile(const fs::path& path, std::string_view id, std::string_view name) {
+  CatalogEntry e;
+  e.id = std::string(id);
+  e.name = std::string(name);
+  e.quality_tier = 3;
+  e.builtin = false;
+  e.format = ModelFormat::kGguf;
+  ModelPreset none;
+  FillFromGguf(path, none, e);
+  if (e.file_size_bytes == 0) e.file_size_bytes = TotalSize(gguf::SplitPartPaths(path));
+  e.size_approximate = false;
+  FillDerivedFields(e);
+  return e;
+}
+
+std::string InstalledSlug(const store::InstalledModel& m) {
+  std::string base;
+  if (m.metadata.contains("repo_path") && m.metadata["repo_path"].is_string()) {
+    base = fs::path(m.metadata["repo_path"].get<std::string>()).stem().string();
+  } else if (m.source == "ollama" || m.id.starts_with("ollama://")) {
+    base = m.name;  // "gemma2:2b"
+  } else if (m.metadata.contains("imported_from") && m.metadata["imported_from"].is_string()) {
+    base = fs::path(m.metadata["imported_from"].get<std::string>()).stem().string();
+  } else if (!m.primary_path.empty()) {
+    base = m.primary_path.stem().string();
+  }
+  if (base.empty() || base.starts_with("sha256-")) base = m.name;
+  std::string slug;
+  for (char c : base) {
+    const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool ok = std::isalnum(static_cast<unsigned char>(l)) || l == '.' || l == '_' || l == '-';
+    if (ok) {
+      slug += l;
+    } else if (!slug.empty() && slug.back() != '-') {
+      slug += '-';
+    }
+  }
+  while (!slug.empty() && (slug.back() == '-' || slug.back() == '.')) slug.pop_back();
+  while (!slug.empty() && (slug.front() == '-' || slug.front() == '.')) slug.erase(slug.begin());
+  return slug.empty() ? "model" : slug;
+}
+
+CatalogEntry EntryForInstalled(const store::InstalledModel& m) {
+  CatalogEntry e;
+  bool parsed = false;
+  if (m.metadata.contains("entry")) {
+    Result<CatalogEntry> r = CatalogEntryFromJson(m.metadata["entry"]);
+    if (r.ok()) {
+      e = std::move(r).value();
+      parsed = true;
+    }
+  }
+  if (!parsed) {
+    e.name = m.name;
+    e.quality_tier = 3;
+    e.file_size_bytes = m.size_bytes;
+    e.size_approximate = false;
+    if (auto f = ParseModelFormat(m.format); f.ok()) e.format = *f;
+    e.family = m.metadata.value("architecture", "");
+    e.quantization = m.metadata.value("quantization", "");
+    const double params = m.metadata.value("parameters", 0.0);
+    if (params > 0) {
+      e.parameter_count = params;
+      e.parameter_label = ParameterLabel(params);
+    }
+    FillDerivedFields(e);
+  }
+  // The entry id is the slug chosen when the model was installed (catalog
+  // ids are letters, digits, '.', '-', '_'); the store id and the display
+  // name reach it as aliases.
+  if (e.id.empty() || e.id == m.id) e.id = InstalledSlug(m);
+  e.builtin = false;
+  if (e.name.empty() || e.name == m.id) e.name = m.name;
+  for (const std::string& alias : {m.id, m.name}) {
+    if (!alias.empty() && AsciiLower(alias) != AsciiLower(e.id) &&
+        std::find(e.aliases.begin(), e.aliases.end(), alias) == e.aliases.end()) {
+      e.aliases.push_back(alias);
+    }
+  }
+  return e;
+}
+
 Result<ModelIndex> ModelIndex::Build(Catalog base, const std::vector<ModelPreset>& presets,
-                                     std::string_view config_file) {
+                                     std::string_view config_file,
+                                     const std::vector<store::InstalledModel>& installed) {
   ModelIndex index;
   index.catalog_ = std::move(base);
+  // Installed models first: a preset naming the same id overrides below.
+  for (const store::InstalledModel& m : installed) {
+    Local local;
+    local.weights = m.primary_path;
+    local.record = std::make_shared<const store::InstalledModel>(m);
+    const CatalogEntry* known =
+        m.catalog_id.empty() ? nullptr : index.catalog_.FindById(m.catalog_id);
+    if (known != nullptr) {
+      // The catalog entry it is: reachable by its installed id and name too.
+      CatalogEntry e = *known;
+      for (const std::string& alias : {m.id, m.name}) {
+        if (std::find(e.aliases.begin(), e.aliases.end(), alias) == e.aliases.end() &&
+            AsciiLower(alias) != AsciiLower(e.id)) {
+          e.aliases.push_back(alias);
+        }
+      }
+      const std::string key = AsciiLower(e.id);
+      local.origin = ModelOrigin::kBuiltin;
+      if (index.locals_.contains(key)) continue;  // the first copy wins
+      if (!index.catalog_.Upsert(std::move(e)).ok()) continue;
+      index.locals_[key] = std::move(local);
+      continue;
+    }
+    CatalogEntry e = EntryForInstalled(m);
+    const std::string key = AsciiLower(e.id);
+    local.origin = ModelOrigin::kInstalled;
+    // An alias already taken (two installs named alike) is dropped, not fatal.
+    if (!index.catalog_.Upsert(e).ok()) {
+      e.aliases.clear();
+      if (!index.catalog_.Upsert(std::move(e)).ok()) continue;
+    }
+    index.locals_[key] = std::move(local);
+  }
   for (const ModelPreset& p : presets) {
     const CatalogEntry* existing = index.catalog_.FindById(p.name);
     bool overrides = existing != nullptr && AsciiLower(existing->id) == AsciiLower(p.name);
@@ -264,6 +381,7 @@ ModelView ModelIndex::View(const CatalogEntry& entry,
     v.weights = it->second.weights;
     v.tokenizer = it->second.tokenizer;
     v.avg_tokens_per_sec = it->second.avg_tokens_per_sec;
+    if (it->second.record) v.record = *it->second.record;
   }
   if (!v.weights.empty()) {
     std::error_code ec;
@@ -354,6 +472,10 @@ Result<ValidationReport> ValidateModel(const ModelView& view) {
   for (const auto& s : view.entry.sources) {
     if (!s.sha256.empty() && s.split_count <= 1) expected = AsciiLower(s.sha256);
   }
+  // What the store verified when the model was pulled or imported.
+  if (view.record && !view.record->digest.empty() && view.record->primary_path == view.weights) {
+    expected = view.record->digest;
+  }
   if (expected.empty()) {
     digest.ok = true;
     digest.skipped = true;
@@ -383,6 +505,24 @@ nlohmann::json ToJson(const ModelView& v) {
       v.tokenizer.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.tokenizer.string());
   j["avg_tokens_per_sec"] =
       v.avg_tokens_per_sec ? nlohmann::json(*v.avg_tokens_per_sec) : nlohmann::json(nullptr);
+  if (v.record) {
+    const store::InstalledModel& m = *v.record;
+    j["store"] = {
+        {"id", m.id},
+        {"source", m.source},
+        {"ref", m.ref},
+        {"revision", m.revision},
+        {"size_bytes", m.size_bytes},
+        {"digest", m.digest.empty() ? nlohmann::json() : nlohmann::json(m.digest)},
+        {"managed", m.managed},
+        {"installed_at", store::Rfc3339(m.installed_at)},
+        {"last_used",
+         m.last_used == 0 ? nlohmann::json() : nlohmann::json(store::Rfc3339(m.last_used))},
+        {"use_count", m.use_count},
+    };
+  } else {
+    j["store"] = nullptr;
+  }
   return j;
 }
 

@@ -12,20 +12,23 @@
 #define HANGAR_APP_MODELS_H_
 
 #include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "catalog/catalog.h"
 #include "config/model_preset.h"
 #include "core/status.h"
+#include "store/model_db.h"
 
 namespace hangar::app {
 
-enum class ModelOrigin { kBuiltin, kPreset, kOverride };
+// kInstalled: a model in the state database (pulled, imported or found in
+// place) that is no catalog entry.
+enum class ModelOrigin { kBuiltin, kPreset, kOverride, kInstalled };
 std::string_view ModelOriginName(ModelOrigin origin);
 
 struct ModelView {
@@ -37,6 +40,8 @@ struct ModelView {
   bool installed = false;  // every local file exists
   bool is_default = false;
   std::optional<double> avg_tokens_per_sec;  // declared by a preset
+  // The state database's record when the model is installed there.
+  std::optional<store::InstalledModel> record;
 };
 
 struct ListQuery {
@@ -47,10 +52,16 @@ struct ListQuery {
 
 class ModelIndex {
  public:
-  // The catalog `base` with `presets` merged in. InvalidArgument naming the
-  // preset when one cannot become a catalog entry (e.g. a bad purpose).
+  // The catalog `base` with the `installed` models of the state database and
+  // then the `presets` merged in. An installed model that is a catalog entry
+  // (catalog_id) makes that entry installed and reachable by the installed
+  // id and name; any other becomes an entry of its own (its facts from
+  // metadata["entry"], written when it was installed). InvalidArgument
+  // naming the preset when one cannot become a catalog entry (e.g. a bad
+  // purpose).
   static Result<ModelIndex> Build(Catalog base, const std::vector<ModelPreset>& presets,
-                                  std::string_view config_file);
+                                  std::string_view config_file,
+                                  const std::vector<store::InstalledModel>& installed = {});
 
   const Catalog& catalog() const { return catalog_; }
   // The view of an entry of catalog() (installed state looked up on disk).
@@ -62,10 +73,25 @@ class ModelIndex {
     std::filesystem::path weights;
     std::filesystem::path tokenizer;
     std::optional<double> avg_tokens_per_sec;
+    std::shared_ptr<const store::InstalledModel> record;
   };
   Catalog catalog_;
   std::unordered_map<std::string, Local> locals_;  // by lowercase id
 };
+
+// The catalog entry of a GGUF model file: parameters, quantization,
+// architecture facts and exact size from its header (those it cannot read
+// stay 0). Never fails.
+CatalogEntry EntryFromGgufFile(const std::filesystem::path& path, std::string_view id,
+                               std::string_view name);
+
+// A catalog-safe id for an installed model: its file name (or Ollama
+// name:tag) lowercased, other characters turned into '-'
+// ("qwen2.5-coder-3b-instruct-q4_k_m", "gemma2-2b").
+std::string InstalledSlug(const store::InstalledModel& model);
+
+// The catalog entry an installed model stands for (see ModelIndex::Build).
+CatalogEntry EntryForInstalled(const store::InstalledModel& model);
 
 // The catalog entry a preset describes, starting from `base` (the entry it
 // overrides) or from scratch. InvalidArgument naming the key on bad values.
@@ -74,7 +100,7 @@ Result<CatalogEntry> EntryFromPreset(const ModelPreset& preset, const CatalogEnt
 
 // One check of `hangar validate`.
 struct ValidationCheck {
-  std::string name;    // "exists", "size", "gguf header", "sha256"
+  std::string name;  // "exists", "size", "gguf header", "sha256"
   bool ok = false;
   bool skipped = false;  // nothing to check against (e.g. no known digest)
   std::string detail;

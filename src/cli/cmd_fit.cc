@@ -63,10 +63,11 @@ void RunFit(Context& ctx, const FitFlags& f) {
   auto r = ctx.app().Fit(q);
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) {
-    ctx.PrintJson({{"model", r->model},
-                   {"file", r->file.empty() ? nlohmann::json(nullptr) : nlohmann::json(r->file.string())},
-                   {"requested", fit::ToJson(r->requested)},
-                   {"largest_context", fit::ToJson(r->largest)}});
+    ctx.PrintJson(
+        {{"model", r->model},
+         {"file", r->file.empty() ? nlohmann::json(nullptr) : nlohmann::json(r->file.string())},
+         {"requested", fit::ToJson(r->requested)},
+         {"largest_context", fit::ToJson(r->largest)}});
   } else {
     const fit::FitPlan& p = r->requested;
     std::string source = r->file.empty() ? "catalog facts (estimate)" : r->file.string();
@@ -86,8 +87,8 @@ void RunFit(Context& ctx, const FitFlags& f) {
               "\n");
     if (r->largest.fits) {
       ctx.Print("Largest context that fits: " + std::to_string(r->largest.request.n_ctx) +
-                " tokens with " + std::to_string(r->largest.memory.n_gpu_layers) +
-                " GPU layers (" + Mem(r->largest.memory.HostTotal()) + " of RAM)\n");
+                " tokens with " + std::to_string(r->largest.memory.n_gpu_layers) + " GPU layers (" +
+                Mem(r->largest.memory.HostTotal()) + " of RAM)\n");
     } else {
       ctx.Print("No context fits: " + r->largest.reason + "\n");
     }
@@ -104,6 +105,7 @@ struct RecommendFlags {
   int cores = 0;
   bool installed = false;
   bool coding = false;
+  bool gemma = false;
   size_t limit = 10;
   bool rejections = false;
 };
@@ -119,7 +121,9 @@ void RunRecommend(Context& ctx, const RecommendFlags& f) {
   if (f.ctx) q.options.context = f.ctx;
   q.options.installed_only = f.installed;
   q.options.limit = f.limit;
+  if (f.coding && f.gemma) return ctx.UsageError("--coding and --gemma are two rules; pick one");
   if (f.coding) q.options.policy = fit::Policy::kCoding;
+  if (f.gemma) q.options.policy = fit::Policy::kGemma;
   if (!f.ram.empty()) {
     auto s = ParseSize(f.ram);
     if (!s.ok()) return ctx.UsageError("--ram: " + s.status().message());
@@ -137,30 +141,30 @@ void RunRecommend(Context& ctx, const RecommendFlags& f) {
   if (ctx.json) return ctx.PrintJson(fit::ToJson(*r));
   std::string gpu_budget;
   for (uint64_t b : r->gpu_budgets) gpu_budget += (gpu_budget.empty() ? "" : ", ") + Mem(b);
-  ctx.Print(RenderKeyValues({{"Purpose", std::string(PurposeName(r->purpose))},
-                             {"Tier", std::string(fit::TierName(r->tier.tier)) + ": " + r->tier.reason},
-                             {"RAM budget", Mem(r->ram_budget)},
-                             {"GPU budget", gpu_budget.empty() ? "no GPU" : gpu_budget},
-                             {"Context", std::to_string(r->context) + " tokens"},
-                             {"Profile", r->profile.profile + ": " + r->profile.reason}},
-                            ctx.style));
+  ctx.Print(
+      RenderKeyValues({{"Purpose", std::string(PurposeName(r->purpose))},
+                       {"Tier", std::string(fit::TierName(r->tier.tier)) + ": " + r->tier.reason},
+                       {"RAM budget", Mem(r->ram_budget)},
+                       {"GPU budget", gpu_budget.empty() ? "no GPU" : gpu_budget},
+                       {"Context", std::to_string(r->context) + " tokens"},
+                       {"Profile", r->profile.profile + ": " + r->profile.reason}},
+                      ctx.style));
   for (const auto& w : r->warnings) ctx.Print(ctx.style.Yellow("warning: ") + w + "\n");
   if (r->candidates.empty()) {
     ctx.Print("\nNo model fits this machine within the limits.\n");
   } else {
-    Table t({"#", "MODEL", "PARAMS", "QUANT", "RAM", "GPU LAYERS", "GEN TOK/S", "PROMPT TOK/S",
-             "WHY"},
-            {Table::Align::kRight, Table::Align::kLeft, Table::Align::kRight, Table::Align::kLeft,
-             Table::Align::kRight, Table::Align::kRight, Table::Align::kRight,
-             Table::Align::kRight});
+    Table t(
+        {"#", "MODEL", "PARAMS", "QUANT", "RAM", "GPU LAYERS", "GEN TOK/S", "PROMPT TOK/S", "WHY"},
+        {Table::Align::kRight, Table::Align::kLeft, Table::Align::kRight, Table::Align::kLeft,
+         Table::Align::kRight, Table::Align::kRight, Table::Align::kRight, Table::Align::kRight});
     int rank = 0;
     for (const auto& c : r->candidates) {
       char gen[32], prompt[32];
       std::snprintf(gen, sizeof gen, "%.1f%s", c.speed.gen_tokens_per_second,
                     c.measured_speed ? " (measured)" : "");
       std::snprintf(prompt, sizeof prompt, "%.0f", c.speed.prompt_tokens_per_second);
-      std::string layers = c.placement.full_offload ? "all"
-                                                    : std::to_string(c.placement.n_gpu_layers);
+      std::string layers =
+          c.placement.full_offload ? "all" : std::to_string(c.placement.n_gpu_layers);
       t.AddRow({std::to_string(++rank), c.entry->id + (c.installed ? " *" : ""),
                 c.entry->parameter_label, c.entry->quantization, Mem(c.placement.ram_needed),
                 layers, gen, prompt, c.reasons.empty() ? "" : c.reasons.front()});
@@ -172,8 +176,9 @@ void RunRecommend(Context& ctx, const RecommendFlags& f) {
               std::to_string(best.settings.context) + ", batch " +
               std::to_string(best.settings.n_batch) + "/" + std::to_string(best.settings.n_ubatch) +
               ", GPU layers " + std::to_string(best.settings.n_gpu_layers) + ", KV " +
-              best.settings.type_k.name + ", max_tokens " + std::to_string(best.settings.max_tokens) +
-              ", profile " + best.settings.profile + "\n");
+              best.settings.type_k.name + ", max_tokens " +
+              std::to_string(best.settings.max_tokens) + ", profile " + best.settings.profile +
+              "\n");
     if (!r->candidates.empty() && r->candidates.front().installed) ctx.Print("(* installed)\n");
   }
   if (f.rejections && !r->rejections.empty()) {
@@ -214,6 +219,8 @@ void AddRecommend(CLI::App& sub, Context& ctx) {
   sub.add_option("--cores", f->cores, "... its number of physical cores");
   sub.add_flag("--installed", f->installed, "Only models already on this machine");
   sub.add_flag("--coding", f->coding, "The coding rule: Qwen2.5-Coder by RAM, 2 GB for the OS");
+  sub.add_flag("--gemma", f->gemma,
+               "The Gemma rule: by RAM, <4 GB smallest, 4-8 GB 2B, 8-16 GB 4B, 16+ GB 9B+");
   sub.add_option("--limit", f->limit, "How many candidates to show (0 for all)");
   sub.add_flag("--rejections", f->rejections, "List the models that do not fit, with the reason");
   AddJsonFlag(sub, ctx);

@@ -1,4 +1,6 @@
 // hangar list | info | validate | default
+#include <algorithm>
+#include <ctime>
 #include <optional>
 #include <string>
 
@@ -60,8 +62,42 @@ void RunList(Context& ctx, const ListFlags& f) {
   }
   if (models->empty()) {
     ctx.Print(q.scope == app::ListQuery::Scope::kInstalled
-                  ? "No models installed. 'hangar list --all' shows the catalog.\n"
+                  ? "No models installed. 'hangar pull ID' fetches one, 'hangar discover' finds "
+                    "those other tools downloaded, 'hangar list --all' shows the catalog.\n"
                   : "No model matches.\n");
+    return;
+  }
+  if (q.scope == app::ListQuery::Scope::kInstalled) {
+    // What is on disk: where it came from, its size there, when it was used.
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    Table t({"ID", "NAME", "SOURCE", "PARAMS", "QUANT", "SIZE", "LAST USED", "STATUS"},
+            {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight,
+             Table::Align::kLeft, Table::Align::kRight, Table::Align::kLeft});
+    for (const auto& m : *models) {
+      const CatalogEntry& e = m.entry;
+      std::string source =
+          m.record ? m.record->source : std::string(app::ModelOriginName(m.origin));
+      std::string size = m.record ? FormatBytesDecimal(m.record->size_bytes) : SizeCell(e);
+      std::string used = "-";
+      if (m.record) {
+        const int64_t at = m.record->last_used;
+        if (at == 0) {
+          used = "never";
+        } else if (now - at < 3600) {
+          used = std::to_string(std::max<int64_t>(0, (now - at) / 60)) + " min ago";
+        } else if (now - at < 86400) {
+          used = std::to_string((now - at) / 3600) + " h ago";
+        } else {
+          used = std::to_string((now - at) / 86400) + " days ago";
+        }
+      }
+      std::string status = m.is_default ? "default" : "";
+      if (m.record && !m.record->managed) status += status.empty() ? "in place" : ", in place";
+      t.AddRow({e.id, m.record ? m.record->name : e.name, source,
+                e.parameter_label.empty() ? "-" : e.parameter_label,
+                e.quantization.empty() ? "-" : e.quantization, size, used, status});
+    }
+    ctx.Print(t.Render(ctx.style));
     return;
   }
   Table t({"ID", "PARAMS", "QUANT", "SIZE", "MIN RAM", "CONTEXT", "PURPOSE", "STATUS"},
@@ -95,7 +131,8 @@ void RunInfo(Context& ctx, const std::string& ref) {
       {"Parameters", e.parameter_label.empty() ? "-" : e.parameter_label},
       {"Quantization", e.quantization.empty() ? "-" : e.quantization},
       {"Format", std::string(ModelFormatName(e.format))},
-      {"File size", SizeCell(e) + (e.size_approximate && e.file_size_bytes ? " (approximate)" : "")},
+      {"File size",
+       SizeCell(e) + (e.size_approximate && e.file_size_bytes ? " (approximate)" : "")},
       {"Min RAM", e.min_ram_bytes ? FormatBytesDecimal(e.min_ram_bytes) : "-"},
       {"Min VRAM", e.min_vram_bytes ? FormatBytesDecimal(e.min_vram_bytes) : "-"},
       {"Context", e.context_length ? std::to_string(e.context_length) + " tokens" : "-"},
@@ -106,9 +143,10 @@ void RunInfo(Context& ctx, const std::string& ref) {
       {"Description", e.description.empty() ? "-" : e.description},
   };
   for (const auto& s : e.sources) {
-    rows.push_back({"Source", s.Reference() + (s.split_count > 1
-                                                   ? " (" + std::to_string(s.split_count) + " parts)"
-                                                   : "")});
+    rows.push_back(
+        {"Source",
+         s.Reference() +
+             (s.split_count > 1 ? " (" + std::to_string(s.split_count) + " parts)" : "")});
     if (!s.sha256.empty()) rows.push_back({"SHA-256", s.sha256});
   }
   const ModelArchitecture& a = e.arch;

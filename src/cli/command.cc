@@ -18,9 +18,9 @@ void Context::Print(const std::string& text) const { *out << text; }
 void Context::Fail(const Status& status) {
   exit_code = ExitCodeFor(status);
   if (json) {
-    PrintJson({{"error",
-                {{"code", std::string(StatusCodeName(status.code()))},
-                 {"message", status.message()}}}});
+    PrintJson(
+        {{"error",
+          {{"code", std::string(StatusCodeName(status.code()))}, {"message", status.message()}}}});
   }
   *err << "hangar: error: " << status.message() << '\n';
 }
@@ -49,6 +49,12 @@ const CommandSpec kCommands[] = {
     {"bench", "Measure a model: prompt and generation tokens/s, load time", AddBench},
     {"hw", "Report this machine: CPU, memory, GPUs, disk, OS", AddHw},
     {"profile", "Manage performance profiles (sampling settings)", AddProfile},
+    {"discover", "Find models other tools downloaded and register them in place", AddDiscover},
+    {"import", "Register a GGUF file (in place, or copied/moved into the store)", AddImport},
+    {"share", "Make an installed model visible to Ollama or LM Studio, without a copy", AddShare},
+    {"rm", "Remove installed models (bytes other models use are kept)", AddRm},
+    {"cache", "Disk use per source and model, reclaimable bytes; `cache prune`", AddCache},
+    {"export", "Write the installed models as a JSON manifest", AddExport},
 };
 
 }  // namespace

@@ -9,11 +9,10 @@
 #define HANGAR_CLI_COMMAND_H_
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 
@@ -75,6 +74,12 @@ void AddInspect(CLI::App& sub, Context& ctx);
 void AddFit(CLI::App& sub, Context& ctx);
 void AddRecommend(CLI::App& sub, Context& ctx);
 void AddProfile(CLI::App& sub, Context& ctx);
+void AddDiscover(CLI::App& sub, Context& ctx);
+void AddImport(CLI::App& sub, Context& ctx);
+void AddShare(CLI::App& sub, Context& ctx);
+void AddRm(CLI::App& sub, Context& ctx);
+void AddCache(CLI::App& sub, Context& ctx);
+void AddExport(CLI::App& sub, Context& ctx);
 void AddRun(CLI::App& sub, Context& ctx);
 void AddEmbed(CLI::App& sub, Context& ctx);
 void AddBench(CLI::App& sub, Context& ctx);

@@ -6,6 +6,13 @@
 //   [limits]                                 # see limits.h
 //   max_ram_usage = "80%"
 //
+//   [store]                                  # folders `hangar discover` searches
+//   folders = ["/models"]
+//
+//   [downloads]                              # `hangar pull` defaults
+//   connections = 8
+//   max_speed = "50MB"                       # per second, all connections together
+//
 //   [runtime]                                # see runtime_config.h
 //   idle_ttl = "5m"
 //
@@ -31,6 +38,7 @@
 #ifndef HANGAR_CONFIG_CONFIG_H_
 #define HANGAR_CONFIG_CONFIG_H_
 
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -47,6 +55,19 @@
 namespace hangar {
 
 class ConfigParser;
+
+// [store]
+struct StoreSettings {
+  std::vector<std::string> folders;  // searched by `hangar discover`, recursively
+};
+
+// [downloads]
+inline constexpr int kMaxDownloadConnections = 64;
+inline constexpr int kDefaultDownloadConnections = 8;
+struct DownloadSettings {
+  int connections = kDefaultDownloadConnections;
+  uint64_t max_speed = 0;  // bytes per second over all connections; 0: no cap
+};
 
 class Config {
  public:
@@ -80,6 +101,8 @@ class Config {
   const ModelPreset* FindPreset(std::string_view name) const;
 
   const Limits& limits() const { return limits_; }
+  const StoreSettings& store() const { return store_; }
+  const DownloadSettings& downloads() const { return downloads_; }
   const RuntimeConfig& runtime() const { return runtime_; }
 
   // `default_model` at the top level of the file, if set.
@@ -96,6 +119,8 @@ class Config {
   std::vector<Profile> profiles_;
   std::vector<ModelPreset> presets_;
   Limits limits_;
+  StoreSettings store_;
+  DownloadSettings downloads_;
   RuntimeConfig runtime_;
   std::optional<std::string> default_model_;
   std::vector<std::string> warnings_;

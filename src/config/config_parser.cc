@@ -177,6 +177,50 @@ Status ReadRuntime(Reader& r, const toml::table& table, RuntimeConfig* runtime) 
   return Status::Ok();
 }
 
+// [store]: folders = ["/models", ...] (searched by `hangar discover`).
+Status ReadStore(Reader& r, const toml::table& table, StoreSettings* store) {
+  static constexpr std::string_view kKeys[] = {"folders"};
+  for (auto&& [k, v] : table) {
+    const std::string key = TomlKeyPath({"store", k.str()});
+    if (k.str() == "folders") {
+      ASSIGN_OR_RETURN(store->folders, r.StringList(v, key));
+    } else {
+      r.WarnUnknown(v, key, kKeys);
+    }
+  }
+  return Status::Ok();
+}
+
+// [downloads]: connections = 8, max_speed = "50MB" (bytes per second; "0"
+// or unset: no cap).
+Status ReadDownloads(Reader& r, const toml::table& table, DownloadSettings* downloads) {
+  static constexpr std::string_view kKeys[] = {"connections", "max_speed"};
+  for (auto&& [k, v] : table) {
+    const std::string key = TomlKeyPath({"downloads", k.str()});
+    if (k.str() == "connections") {
+      ASSIGN_OR_RETURN(int64_t n, r.Integer(v, key));
+      if (n < 1 || n > kMaxDownloadConnections) {
+        return r.Error(v, key,
+                       fmt::format("must be between 1 and {}, got {}", kMaxDownloadConnections, n));
+      }
+      downloads->connections = static_cast<int>(n);
+    } else if (k.str() == "max_speed") {
+      if (const auto* i = v.as_integer()) {
+        if (i->get() < 0) return r.Error(v, key, "must be 0 or more");
+        downloads->max_speed = static_cast<uint64_t>(i->get());
+        continue;
+      }
+      ASSIGN_OR_RETURN(std::string text, r.String(v, key));
+      Result<uint64_t> bytes = ParseRate(text);
+      if (!bytes.ok()) return r.Error(v, key, bytes.status().message());
+      downloads->max_speed = *bytes;
+    } else {
+      r.WarnUnknown(v, key, kKeys);
+    }
+  }
+  return Status::Ok();
+}
+
 Status ReadLimits(Reader& r, const toml::table& table, Limits* limits) {
   for (auto&& [k, v] : table) {
     const std::string key = TomlKeyPath({"limits", k.str()});
@@ -367,6 +411,12 @@ Result<Config> ConfigParser::FromTable(const toml::table& root, std::string_view
     } else if (key == "limits") {
       ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[limits]"));
       RETURN_IF_ERROR(ReadLimits(r, *t, &config.limits_));
+    } else if (key == "store") {
+      ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[store]"));
+      RETURN_IF_ERROR(ReadStore(r, *t, &config.store_));
+    } else if (key == "downloads") {
+      ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[downloads]"));
+      RETURN_IF_ERROR(ReadDownloads(r, *t, &config.downloads_));
     } else if (key == "runtime") {
       ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[runtime]"));
       RETURN_IF_ERROR(ReadRuntime(r, *t, &config.runtime_));
@@ -385,7 +435,7 @@ Result<Config> ConfigParser::FromTable(const toml::table& root, std::string_view
     } else {
       r.Warn(v, TomlKeyPath({key}),
              "unknown key, ignored (known top-level keys: default_model; tables: limits, "
-             "runtime, model_presets, performance_profiles)");
+             "store, downloads, runtime, model_presets, performance_profiles)");
     }
   }
   ASSIGN_OR_RETURN(config.profiles_, ResolveProfiles(definitions));

@@ -270,6 +270,14 @@ TEST(ConfigTest, BrokenFiles) {
        "expected a string"},
       {"default model empty", "default_model = \" \"\n", "config.toml:1:", "default_model",
        "must name a model"},
+      {"store folders type", "[store]\nfolders = \"/models\"\n", "config.toml:2:", "store.folders",
+       "expected an array of strings"},
+      {"connections range", "[downloads]\nconnections = 0\n",
+       "config.toml:2:", "downloads.connections", "must be between 1 and 64, got 0"},
+      {"connections type", "[downloads]\nconnections = \"8\"\n",
+       "config.toml:2:", "downloads.connections", "expected an integer"},
+      {"max speed", "[downloads]\n\nmax_speed = \"fast\"\n",
+       "config.toml:3:", "downloads.max_speed", "fast"},
       {"idle ttl", "[runtime]\nidle_ttl = \"soon\"\n", "config.toml:2:", "runtime.idle_ttl",
        "soon"},
       {"idle ttl negative", "[runtime]\nidle_ttl = -5\n", "config.toml:2:", "runtime.idle_ttl",
@@ -288,6 +296,22 @@ TEST(ConfigTest, BrokenFiles) {
     EXPECT_THAT(r, StatusHasMessage(HasSubstr(c.key)));
     EXPECT_THAT(r, StatusHasMessage(HasSubstr(c.what)));
   }
+}
+
+TEST(ConfigTest, StoreAndDownloads) {
+  auto c = Config::Parse(
+      "[store]\nfolders = [\"/models\", \"/srv/gguf\"]\n"
+      "[downloads]\nconnections = 16\nmax_speed = \"50MB/s\"\n",
+      "config.toml");
+  ASSERT_OK(c);
+  EXPECT_THAT(c->store().folders, testing::ElementsAre("/models", "/srv/gguf"));
+  EXPECT_EQ(c->downloads().connections, 16);
+  EXPECT_EQ(c->downloads().max_speed, 50'000'000u);
+  EXPECT_TRUE(c->warnings().empty());
+  Config defaults;
+  EXPECT_EQ(defaults.downloads().connections, kDefaultDownloadConnections);
+  EXPECT_EQ(defaults.downloads().max_speed, 0u);
+  EXPECT_TRUE(defaults.store().folders.empty());
 }
 
 TEST(ConfigTest, ExampleMessage) {

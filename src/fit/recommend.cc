@@ -425,6 +425,106 @@ Result<Recommendation> RecommendCoding(const Catalog& catalog, const Limits& lim
   return rec;
 }
 
+// specs/000's bands (decimal GB of available RAM) and the parameter class
+// each band picks.
+struct GemmaBand {
+  uint64_t min_ram;
+  double min_params;  // the class: parameter counts in [min_params, max_params)
+  double max_params;
+  const char* label;
+};
+constexpr GemmaBand kGemmaBands[] = {
+    {0, 0, 1.5e9, "the smallest model"},
+    {4 * kGB, 1.5e9, 3e9, "a 2B model"},
+    {8 * kGB, 3e9, 6e9, "a 4B model"},
+    {16 * kGB, 8.5e9, 1e15, "9B and larger, quality first"},
+};
+
+bool IsGemmaFamily(std::string_view family) { return AsciiLower(family).starts_with("gemma"); }
+
+Result<Recommendation> RecommendGemma(const Catalog& catalog, Context& ctx, Recommendation rec) {
+  const HardwareInfo& hw = ctx.hw;
+  const uint64_t ram = hw.memory.available > 0 ? hw.memory.available : RamOf(hw);
+  const GemmaBand* band = &kGemmaBands[0];
+  for (const GemmaBand& b : kGemmaBands) {
+    if (ram >= b.min_ram) band = &b;
+  }
+  const CatalogEntry* smallest = nullptr;
+  std::vector<const CatalogEntry*> fitting;
+  for (const CatalogEntry& e : catalog.entries()) {
+    if (!IsGemmaFamily(e.family) || e.format != ModelFormat::kGguf) continue;
+    if (ctx.options.installed_only && !ctx.installed.contains(AsciiLower(e.id))) continue;
+    if (smallest == nullptr || e.parameter_count < smallest->parameter_count ||
+        (e.parameter_count == smallest->parameter_count &&
+         e.min_ram_bytes < smallest->min_ram_bytes)) {
+      smallest = &e;
+    }
+    if (e.min_ram_bytes <= ram) {
+      fitting.push_back(&e);
+    } else {
+      rec.rejections.push_back(
+          Rejection{&e, fmt::format("needs {} RAM, {} available", Gb(e.min_ram_bytes), Gb(ram)),
+                    e.min_ram_bytes, ram});
+    }
+  }
+  if (smallest == nullptr) {
+    return NotFoundError(
+        fmt::format("the catalog has no Gemma model{}; check the catalog or drop "
+                    "--installed",
+                    ctx.options.installed_only ? " installed" : ""));
+  }
+  const bool below_minimum = band == &kGemmaBands[0];
+  if (below_minimum) {
+    rec.warnings.push_back(fmt::format(
+        "{} RAM available, under the 4 GB Gemma models are made for: only the smallest, {} "
+        "(needs {}), is offered",
+        Gb(ram), smallest->id, Gb(smallest->min_ram_bytes)));
+    std::erase_if(fitting, [&](const CatalogEntry* e) { return e != smallest; });
+  }
+  if (fitting.empty()) return rec;  // the warning says what the smallest needs
+
+  auto in_class = [&](const CatalogEntry* e) {
+    return below_minimum ||
+           (e->parameter_count >= band->min_params && e->parameter_count < band->max_params);
+  };
+  if (std::none_of(fitting.begin(), fitting.end(), in_class)) {
+    rec.warnings.push_back(fmt::format(
+        "no Gemma model of the class for {} RAM ({}) fits; the largest that does is offered",
+        Gb(ram), band->label));
+  }
+  // The band's class first; within it and after it, quality first, then size.
+  std::stable_sort(fitting.begin(), fitting.end(),
+                   [&](const CatalogEntry* a, const CatalogEntry* b) {
+                     if (in_class(a) != in_class(b)) return in_class(a);
+                     if (a->quality_tier != b->quality_tier)
+                       return a->quality_tier > b->quality_tier;
+                     return a->parameter_count > b->parameter_count;
+                   });
+  double rank = static_cast<double>(fitting.size());
+  for (const CatalogEntry* e : fitting) {
+    ASSIGN_OR_RETURN(Evaluation ev, Evaluate(*e, ctx, /*must_fit=*/false));
+    if (!ev.candidate) {
+      rec.rejections.push_back(std::move(*ev.rejection));
+      continue;
+    }
+    Candidate& c = *ev.candidate;
+    c.score.quality = e->quality_tier;
+    c.score.total = rank--;
+    c.reasons.insert(c.reasons.begin(),
+                     in_class(e)
+                         ? fmt::format("Gemma rule: {} RAM available calls for {}; needs {}",
+                                       Gb(ram), band->label, Gb(e->min_ram_bytes))
+                         : fmt::format("Gemma rule: fits in {} RAM (needs {}) but is not "
+                                       "of the class {} RAM calls for ({})",
+                                       Gb(ram), Gb(e->min_ram_bytes), Gb(ram), band->label));
+    rec.candidates.push_back(std::move(c));
+  }
+  if (ctx.options.limit > 0 && rec.candidates.size() > ctx.options.limit) {
+    rec.candidates.resize(ctx.options.limit);
+  }
+  return rec;
+}
+
 }  // namespace
 
 std::string_view TierName(Tier tier) {
@@ -441,7 +541,17 @@ std::string_view TierName(Tier tier) {
   return "none";
 }
 
-std::string_view PolicyName(Policy policy) { return policy == Policy::kCoding ? "coding" : "fit"; }
+std::string_view PolicyName(Policy policy) {
+  switch (policy) {
+    case Policy::kCoding:
+      return "coding";
+    case Policy::kGemma:
+      return "gemma";
+    case Policy::kFit:
+      break;
+  }
+  return "fit";
+}
 
 Tier ClassifyTier(const HardwareInfo& hw) {
   const uint64_t ram = RamOf(hw);
@@ -582,6 +692,7 @@ Result<Recommendation> Recommend(const Catalog& catalog, std::span<const std::st
 
   if (options.policy == Policy::kCoding)
     return RecommendCoding(catalog, limits, ctx, std::move(rec));
+  if (options.policy == Policy::kGemma) return RecommendGemma(catalog, ctx, std::move(rec));
 
   rec.candidates.reserve(catalog.size());
   for (const CatalogEntry& e : catalog.entries()) {

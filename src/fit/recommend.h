@@ -30,6 +30,13 @@
 // the "insufficient RAM" error. Only installed_only, limit, context and the
 // overrides apply to it; placement, speed and settings are still reported.
 //
+// Policy::kGemma is specs/000's rule: by the available RAM (decimal GB), on
+// the Gemma entries: under 4 GB only the smallest model, with a warning; 4-8
+// GB a 2B model; 8-16 GB a 4B model; 16 GB and more 9B and larger, the highest
+// quality tier first. An entry is offered when its min_ram_bytes fits in the
+// available RAM; the band's class ranks first, other fitting entries follow.
+// Nothing fitting is a warning, not an error.
+//
 // Ownership: a Recommendation points into the Catalog it was made from (the
 // `entry` pointers); keep the catalog alive and unmodified while using it.
 // Thread-safety: Recommend() is a pure function of its arguments; it may run
@@ -124,8 +131,8 @@ struct ModelUsage {
 using UsageStats = std::unordered_map<std::string, ModelUsage>;  // by catalog id
 
 // --- Options and answer ------------------------------------------------------
-enum class Policy { kFit, kCoding };
-std::string_view PolicyName(Policy policy);  // "fit", "coding"
+enum class Policy { kFit, kCoding, kGemma };
+std::string_view PolicyName(Policy policy);  // "fit", "coding", "gemma"
 
 inline constexpr uint32_t kDefaultRecommendContext = 4096;
 inline constexpr std::string_view kCodingFamily = "qwen2.5-coder";
@@ -198,12 +205,13 @@ struct Recommendation {
 // Policy::kCoding only: ResourceExhausted ("insufficient RAM for any coding
 // model ...") when none fits, naming the smallest and what it needs; NotFound
 // when there is no qwen2.5-coder entry (installed, with installed_only).
+// Policy::kGemma only: NotFound when there is no Gemma entry.
 Result<Recommendation> Recommend(const Catalog& catalog, std::span<const std::string> installed,
                                  const HardwareInfo& hw, const Limits& limits,
                                  const RecommendOptions& options, const RecommendInputs& inputs);
 
 // For `hangar recommend --json`:
-// {"policy": "fit"|"coding", "purpose": "balanced", "context": 4096,
+// {"policy": "fit"|"coding"|"gemma", "purpose": "balanced", "context": 4096,
 //  "ram_budget": bytes, "gpu_budgets": [bytes...],
 //  "devices": [{"device", "bandwidth", "flops", "source"}],
 //  "tier": {"name": "standard", "use_gpu": bool, "reason"},

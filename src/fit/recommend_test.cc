@@ -296,6 +296,62 @@ TEST(RecommendPolicyTest, GemmaByRam) {
   }
 }
 
+// Policy::kGemma is the rule itself, at every band edge and inside each band.
+TEST(RecommendPolicyTest, GemmaPolicyByRam) {
+  struct Case {
+    uint64_t ram;
+    std::string id;  // the pick; "" = nothing offered
+    bool warning;
+  };
+  const Case cases[] = {
+      {kGB / 2, "", true},
+      {3 * kGB, "gemma3-1b-q4", true},
+      {4 * kGB, "gemma2-2b-q4", false},
+      {5 * kGB, "gemma2-2b-q4", false},
+      {7 * kGB, "gemma2-2b-q4", false},
+      {8 * kGB - 1, "gemma2-2b-q4", false},
+      {8 * kGB, "gemma3-4b-q4", false},
+      {12 * kGB, "gemma3-4b-q4", false},
+      {16 * kGB - 1, "gemma3-4b-q4", false},
+  };
+  RecommendOptions options;
+  options.policy = Policy::kGemma;
+  for (const Case& c : cases) {
+    Recommendation r = MustRecommend(Machine(c.ram), options);
+    const std::string ram = FormatBytesDecimal(c.ram);
+    EXPECT_EQ(r.policy, Policy::kGemma);
+    EXPECT_EQ(!r.warnings.empty(), c.warning) << ram;
+    if (c.id.empty()) {
+      EXPECT_TRUE(r.candidates.empty()) << ram;
+      ASSERT_FALSE(r.warnings.empty()) << ram;
+      EXPECT_THAT(r.warnings[0], HasSubstr("gemma3-1b-q4")) << ram;
+      continue;
+    }
+    ASSERT_FALSE(r.candidates.empty()) << ram;
+    EXPECT_EQ(r.candidates.front().entry->id, c.id) << ram;
+    EXPECT_THAT(r.candidates.front().reasons.front(), HasSubstr("Gemma rule")) << ram;
+    for (const Candidate& cand : r.candidates) {
+      EXPECT_THAT(cand.entry->family, testing::StartsWith("gemma")) << ram;
+      EXPECT_LE(cand.entry->min_ram_bytes, c.ram) << ram << ": " << cand.entry->id;
+    }
+  }
+  // 16 GB and more: 9B and larger, the highest quality that fits first.
+  for (uint64_t ram : {16 * kGB, 24 * kGB, 32 * kGB, 64 * kGB}) {
+    Recommendation r = MustRecommend(Machine(ram), options);
+    ASSERT_FALSE(r.candidates.empty());
+    const CatalogEntry& top = *r.candidates.front().entry;
+    EXPECT_GE(top.parameter_count, 9e9) << FormatBytesDecimal(ram);
+    for (const CatalogEntry& e : Builtins().entries()) {
+      if (!e.family.starts_with("gemma") || e.parameter_count < 9e9 || e.min_ram_bytes > ram)
+        continue;
+      EXPECT_GE(top.quality_tier, e.quality_tier) << FormatBytesDecimal(ram) << ": " << e.id;
+    }
+  }
+  // At 64 GB every Gemma model fits: the best is the 27B Gemma 3.
+  EXPECT_EQ(MustRecommend(Machine(64 * kGB), options).candidates.front().entry->id,
+            "gemma3-27b-q4");
+}
+
 // --- specs/002: vibrant's coding-model auto-selection ------------------------------
 TEST(RecommendPolicyTest, CodingByRam) {
   struct Case {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cctype>
 #include <system_error>
 #include <unordered_set>
 
@@ -42,6 +43,26 @@ std::optional<SplitName> ParseSplitName(std::string_view name) {
 
 std::string SplitFileName(std::string_view prefix, uint32_t number, uint32_t count) {
   return fmt::format("{}-{:05d}-of-{:05d}.gguf", prefix, number, count);
+}
+
+bool IsGgufModelFileName(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  if (name.size() < 5) return false;
+  std::string ext(name.substr(name.size() - 5));
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ext != ".gguf") return false;
+  for (std::string_view side : {"mmproj", "imatrix", "mtp-", "eagle3-", "dflash-", "dspark-"}) {
+    if (name.find(side) != std::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool IsFirstPartOrWhole(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  std::optional<SplitName> split =
+      ParseSplitName(slash == std::string_view::npos ? path : path.substr(slash + 1));
+  return !split || split->number == 1;
 }
 
 std::vector<std::filesystem::path> SplitPartPaths(const std::filesystem::path& path) {

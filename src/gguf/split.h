@@ -32,6 +32,16 @@ struct SplitName {
 // (also when number is 0 or above count).
 std::optional<SplitName> ParseSplitName(std::string_view name);
 
+// True for a "*.gguf" name (any case) that is a model and not one of the
+// side files repositories ship beside models: mmproj projectors, imatrix
+// data, draft models for speculative decoding (mtp-, eagle3-, dflash-,
+// dspark-). Folders in `path` are ignored.
+bool IsGgufModelFileName(std::string_view path);
+
+// True for a whole model file or part 1 of a split set (what stands for the
+// model in listings).
+bool IsFirstPartOrWhole(std::string_view path);
+
 // "<prefix>-00002-of-00003.gguf" for number 2 of 3.
 std::string SplitFileName(std::string_view prefix, uint32_t number, uint32_t count);
 

@@ -1,0 +1,285 @@
+// hangar discover | import | share | rm | cache [prune] | export
+#include <ctime>
+#include <string>
+
+#include "app/app.h"
+#include "cli/command.h"
+#include "core/file_util.h"
+#include "core/units.h"
+
+namespace hangar::cli {
+namespace {
+
+std::string Ago(int64_t when, int64_t now) {
+  if (when == 0) return "never";
+  const int64_t s = now - when;
+  if (s < 60) return "just now";
+  if (s < 3600) return std::to_string(s / 60) + " min ago";
+  if (s < 86400) return std::to_string(s / 3600) + " h ago";
+  return std::to_string(s / 86400) + " days ago";
+}
+
+int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+nlohmann::json ModelJson(const store::InstalledModel& m) {
+  return store::ExportJson({m})["models"][0];
+}
+
+void RunDiscover(Context& ctx) {
+  auto r = ctx.app().Discover();
+  if (!r.ok()) return ctx.Fail(r.status());
+  if (ctx.json) {
+    nlohmann::json found = nlohmann::json::array();
+    for (const store::InstalledModel& m : r->report.models) {
+      nlohmann::json j = ModelJson(m);
+      j["new"] = std::find(r->added.begin(), r->added.end(), m.id) != r->added.end();
+      found.push_back(std::move(j));
+    }
+    nlohmann::json skipped = nlohmann::json::array();
+    for (const store::DiscoverySkip& s : r->report.skipped) {
+      skipped.push_back({{"path", s.path.string()}, {"reason", s.reason}});
+    }
+    return ctx.PrintJson({{"found", found},
+                          {"added", r->added.size()},
+                          {"already_known", r->unchanged.size()},
+                          {"skipped", skipped}});
+  }
+  if (r->report.models.empty()) {
+    ctx.Print(
+        "No GGUF models found in the Hugging Face cache, Ollama, LM Studio, llama.cpp, "
+        "GPT4All or the [store] folders of config.toml.\n");
+  } else {
+    Table t({"ID", "SOURCE", "SIZE", "STATUS"},
+            {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight});
+    for (const store::InstalledModel& m : r->report.models) {
+      const bool added = std::find(r->added.begin(), r->added.end(), m.id) != r->added.end();
+      t.AddRow({m.id, m.source, FormatBytesDecimal(m.size_bytes),
+                added ? ctx.style.Green("registered") : "already known"});
+    }
+    ctx.Print(t.Render(ctx.style));
+  }
+  for (const store::DiscoverySkip& s : r->report.skipped) {
+    *ctx.err << "hangar: skipped " << s.path.string() << ": " << s.reason << "\n";
+  }
+  ctx.Print(std::to_string(r->added.size()) + " new, " + std::to_string(r->unchanged.size()) +
+            " already known; files stay where they are.\n");
+}
+
+struct ImportFlags {
+  std::string path;
+  bool link = false, copy = false, move = false;
+};
+
+void RunImport(Context& ctx, const ImportFlags& f) {
+  app::App::ImportMode mode = app::App::ImportMode::kLink;
+  if (f.copy) mode = app::App::ImportMode::kCopy;
+  if (f.move) mode = app::App::ImportMode::kMove;
+  auto m = ctx.app().Import(f.path, mode);
+  if (!m.ok()) return ctx.Fail(m.status());
+  if (ctx.json) return ctx.PrintJson(ModelJson(*m));
+  ctx.Print(
+      "Imported " + m->id + " (" + FormatBytesDecimal(m->size_bytes) + ", " +
+      m->metadata.value("architecture", "?") + " " + m->metadata.value("quantization", "") + ")" +
+      (mode == app::App::ImportMode::kLink ? ", in place" : ", into " + m->primary_path.string()) +
+      "\n");
+}
+
+struct ShareFlags {
+  std::string ref, to, name;
+};
+
+void RunShare(Context& ctx, const ShareFlags& f) {
+  auto r = ctx.app().Share(f.ref, f.to, f.name);
+  if (!r.ok()) return ctx.Fail(r.status());
+  if (ctx.json) {
+    nlohmann::json files = nlohmann::json::array();
+    for (const store::SharedFile& s : r->files) {
+      files.push_back({{"from", s.from.string()},
+                       {"to", s.to.string()},
+                       {"link", store::LinkKindName(s.link)}});
+    }
+    return ctx.PrintJson(
+        {{"tool", r->tool}, {"name", r->name}, {"index", r->index.string()}, {"files", files}});
+  }
+  for (const store::SharedFile& s : r->files) {
+    ctx.Print(std::string(store::LinkKindName(s.link)) + "  " + s.to.string() + "\n");
+  }
+  if (r->tool == "ollama") {
+    ctx.Print("Shared with Ollama as " + r->name + " (no copy): `ollama run " + r->name + "`\n");
+  } else {
+    ctx.Print("Shared with LM Studio as " + r->name + " (no copy)\n");
+  }
+}
+
+struct RmFlags {
+  std::vector<std::string> refs;
+  bool force = false;
+};
+
+void RunRm(Context& ctx, const RmFlags& f) {
+  nlohmann::json removed = nlohmann::json::array();
+  for (const std::string& ref : f.refs) {
+    auto r = ctx.app().Remove(ref, f.force);
+    if (!r.ok()) return ctx.Fail(r.status());
+    if (ctx.json) {
+      nlohmann::json kept = nlohmann::json::array();
+      for (const auto& p : r->kept) kept.push_back(p.string());
+      removed.push_back({{"id", r->id}, {"freed_bytes", r->freed_bytes}, {"kept", kept}});
+      continue;
+    }
+    std::string line = "Removed " + r->id + ": freed " + FormatBytesDecimal(r->freed_bytes);
+    if (!r->kept.empty()) {
+      line += "; kept " + std::to_string(r->kept.size()) + " file(s) other models or tools use";
+    }
+    ctx.Print(line + "\n");
+  }
+  if (ctx.json) ctx.PrintJson({{"removed", removed}});
+}
+
+void RunCache(Context& ctx) {
+  auto r = ctx.app().Cache();
+  if (!r.ok()) return ctx.Fail(r.status());
+  if (ctx.json) {
+    nlohmann::json j = store::ToJson(r->usage, r->models);
+    nlohmann::json stale = nlohmann::json::array();
+    for (const auto& p : r->stale_removed) stale.push_back(p.path.string());
+    j["stale_partials_removed"] = stale;
+    return ctx.PrintJson(j);
+  }
+  Table sources(
+      {"SOURCE", "MODELS", "SIZE", "HANGAR-MANAGED"},
+      {Table::Align::kLeft, Table::Align::kRight, Table::Align::kRight, Table::Align::kRight});
+  for (const auto& [name, s] : r->usage.sources) {
+    sources.AddRow({name, std::to_string(s.models), FormatBytesDecimal(s.bytes),
+                    FormatBytesDecimal(s.managed_bytes)});
+  }
+  if (sources.rows() > 0) ctx.Print(sources.Render(ctx.style) + "\n");
+  const int64_t now = Now();
+  Table models({"ID", "SOURCE", "SIZE", "LAST USED", "USES"},
+               {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight, Table::Align::kLeft,
+                Table::Align::kRight});
+  for (const store::InstalledModel& m : r->models) {
+    models.AddRow({m.id, m.source, FormatBytesDecimal(m.size_bytes), Ago(m.last_used, now),
+                   std::to_string(m.use_count)});
+  }
+  if (models.rows() > 0) ctx.Print(models.Render(ctx.style) + "\n");
+  uint64_t partial_bytes = 0;
+  for (const auto& p : r->usage.partials) partial_bytes += p.bytes;
+  uint64_t orphan_bytes = 0;
+  for (const auto& p : r->usage.orphan_blobs) orphan_bytes += p.bytes;
+  ctx.Print("Total " + FormatBytesDecimal(r->usage.total_bytes) + " in " +
+            std::to_string(r->models.size()) + " models; partial downloads " +
+            FormatBytesDecimal(partial_bytes) + " (" + std::to_string(r->usage.partials.size()) +
+            "), unused blobs " + FormatBytesDecimal(orphan_bytes) + "; reclaimable " +
+            FormatBytesDecimal(r->usage.reclaimable_bytes) + "\n");
+  if (!r->stale_removed.empty()) {
+    ctx.Print("Removed " + std::to_string(r->stale_removed.size()) +
+              " partial download(s) older than 24 h\n");
+  }
+}
+
+struct PruneFlags {
+  std::string max_size;
+  std::string older_than;
+  bool dry_run = false;
+};
+
+void RunPrune(Context& ctx, const PruneFlags& f) {
+  store::PruneOptions options;
+  if (!f.max_size.empty()) {
+    auto s = ParseSize(f.max_size);
+    if (!s.ok()) return ctx.UsageError("--max-size: " + s.status().message());
+    options.max_size = *s;
+  }
+  if (!f.older_than.empty()) {
+    auto d = ParseDuration(f.older_than);
+    if (!d.ok()) return ctx.UsageError("--older-than: " + d.status().message());
+    options.older_than_s = *d;
+  }
+  if (!options.max_size && !options.older_than_s) {
+    return ctx.UsageError("cache prune needs --max-size SIZE or --older-than AGE (30d)");
+  }
+  auto r = ctx.app().Prune(options, f.dry_run);
+  if (!r.ok()) return ctx.Fail(r.status());
+  if (ctx.json) return ctx.PrintJson(store::ToJson(r->plan, f.dry_run));
+  const int64_t now = Now();
+  for (const store::InstalledModel& m : r->plan.remove) {
+    ctx.Print(std::string(f.dry_run ? "would remove " : "removed ") + m.id + " (" +
+              FormatBytesDecimal(m.size_bytes) + ", last used " + Ago(m.last_used, now) + ")\n");
+  }
+  for (const std::string& note : r->plan.notes) ctx.Print("note: " + note + "\n");
+  ctx.Print(std::string(f.dry_run ? "Would free " : "Freed ") +
+            FormatBytesDecimal(r->plan.freed_bytes) + ": " +
+            FormatBytesDecimal(r->plan.total_before) + " -> " +
+            FormatBytesDecimal(r->plan.total_after) + "\n");
+}
+
+void RunExport(Context& ctx, const std::string& file) {
+  auto doc = ctx.app().Export();
+  if (!doc.ok()) return ctx.Fail(doc.status());
+  if (file.empty() || file == "-") return ctx.PrintJson(*doc);
+  Status s = WriteFileAtomic(file, doc->dump(2) + "\n");
+  if (!s.ok()) return ctx.Fail(s);
+  if (ctx.json) return ctx.PrintJson({{"written", file}, {"models", (*doc)["models"].size()}});
+  ctx.Print("Wrote " + std::to_string((*doc)["models"].size()) + " models to " + file + "\n");
+}
+
+}  // namespace
+
+void AddDiscover(CLI::App& sub, Context& ctx) {
+  AddJsonFlag(sub, ctx);
+  sub.callback([&ctx] { RunDiscover(ctx); });
+}
+
+void AddImport(CLI::App& sub, Context& ctx) {
+  auto f = std::make_shared<ImportFlags>();
+  sub.add_option("PATH", f->path, "A GGUF file (any part of a split model)")->required();
+  auto* link = sub.add_flag("--link", f->link, "Register it where it is (the default)");
+  auto* copy = sub.add_flag("--copy", f->copy, "Copy it into Hangar's store");
+  auto* move = sub.add_flag("--move", f->move, "Move it into Hangar's store");
+  link->excludes(copy)->excludes(move);
+  copy->excludes(move);
+  AddJsonFlag(sub, ctx);
+  sub.callback([&ctx, f] { RunImport(ctx, *f); });
+}
+
+void AddShare(CLI::App& sub, Context& ctx) {
+  auto f = std::make_shared<ShareFlags>();
+  sub.add_option("ID", f->ref, "An installed model")->required();
+  sub.add_option("--to", f->to, "ollama or lmstudio")->required();
+  sub.add_option("--name", f->name,
+                 "Its name there (Ollama NAME[:TAG], LM Studio [PUBLISHER/]MODEL)");
+  AddJsonFlag(sub, ctx);
+  sub.callback([&ctx, f] { RunShare(ctx, *f); });
+}
+
+void AddRm(CLI::App& sub, Context& ctx) {
+  auto f = std::make_shared<RmFlags>();
+  sub.add_option("ID", f->refs, "Installed models to remove")->required();
+  sub.add_flag("--force", f->force, "Remove the default model too");
+  AddJsonFlag(sub, ctx);
+  sub.callback([&ctx, f] { RunRm(ctx, *f); });
+}
+
+void AddCache(CLI::App& sub, Context& ctx) {
+  AddJsonFlag(sub, ctx);
+  auto f = std::make_shared<PruneFlags>();
+  CLI::App* prune = sub.add_subcommand("prune", "Remove least recently used models");
+  prune->add_option("--max-size", f->max_size, "Keep the cache at or under this size (100GB)");
+  prune->add_option("--older-than", f->older_than, "Remove models unused for this long (30d)");
+  prune->add_flag("--dry-run", f->dry_run, "Only say what would be removed");
+  AddJsonFlag(*prune, ctx);
+  prune->callback([&ctx, f] { RunPrune(ctx, *f); });
+  sub.callback([&ctx, &sub] {
+    if (sub.get_subcommands().empty()) RunCache(ctx);
+  });
+}
+
+void AddExport(CLI::App& sub, Context& ctx) {
+  auto file = std::make_shared<std::string>();
+  sub.add_option("FILE", *file, "Where to write the JSON (default: standard output)");
+  AddJsonFlag(sub, ctx);
+  sub.callback([&ctx, file] { RunExport(ctx, *file); });
+}
+
+}  // namespace hangar::cli
