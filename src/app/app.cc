@@ -185,6 +185,12 @@ Result<fit::Recommendation> App::Recommend(const RecommendQuery& query) {
                                               [] { return fit::MeasureMemoryBandwidth(); });
     if (bw.ok()) inputs.host_bandwidth = *bw;
   }
+  // Measured speeds (hangar bench) and success rates replace predictions.
+  fit::UsageStats usage;
+  if (auto measured = MeasuredUsage(); measured.ok()) {
+    usage = std::move(*measured);
+    inputs.usage = &usage;
+  }
   return fit::Recommend(index->catalog(), installed, hw, c->limits(), query.options, inputs);
 }
 

@@ -28,6 +28,7 @@
 #include "core/env.h"
 #include "core/paths.h"
 #include "core/status.h"
+#include "fetch/http_client.h"
 #include "fit/memory.h"
 #include "fit/planner.h"
 #include "fit/recommend.h"
@@ -35,7 +36,9 @@
 #include "gguf/summary.h"
 #include "hardware/hardware.h"
 #include "runtime/backend.h"
+#include "runtime/health.h"
 #include "runtime/session.h"
+#include "runtime/usage_store.h"
 #include "store/cache.h"
 #include "store/discovery.h"
 #include "store/model_db.h"
@@ -51,6 +54,9 @@ struct Deps {
   std::shared_ptr<NvmlApi> nvml;
   // Root of /proc, /sys and /etc for the hardware probe.
   std::filesystem::path hardware_root = "/";
+  // HTTP for the ollama and openai backends; nullptr: a CurlHttpClient made
+  // on first use (so commands that speak no HTTP never start libcurl).
+  std::shared_ptr<HttpClient> http;
 };
 
 class App {
@@ -145,9 +151,10 @@ class App {
     bool no_warmup = false;
   };
   struct RunQuery {
-    // A catalog id, a preset with local weights, a GGUF path ("file://" too),
-    // or, for the ollama/openai backends, the server's model name. Empty: the
-    // current model (hangar use), else the default model.
+    // A catalog id, a preset with local weights, an installed model, a GGUF
+    // path ("file://" too), or, for the ollama/openai backends, the server's
+    // model name. Empty: the current model (hangar use, with its backend
+    // unless one is given), else the default model.
     std::string model;
     std::string backend;  // empty: [runtime] backend, else llama
     std::optional<std::string> profile;  // empty: the profile recommended for this machine
@@ -190,6 +197,33 @@ class App {
   // Loads the model, measures it as llama-bench does and records the speeds
   // as the model's measured speed (used by Recommend).
   Result<BenchReport> Bench(const BenchQuery& query);
+
+  // --- sessions and statistics (app/usage.cc) --------------------------------
+  // The runtime's records in the state database (runtime/usage_store.h), on
+  // a connection of its own (opened, and the database created, on first use).
+  Result<runtime::UsageStore*> usage();
+  // Makes `ref` the current model, persisted with the time: `hangar run`
+  // without a model and new sessions start with it (a session already running
+  // keeps its model until it switches itself). NotFound naming the
+  // `hangar pull` to run for a model that is not installed (llama backend).
+  Result<runtime::CurrentModel> Use(std::string_view ref, std::string_view backend);
+  // The current model, if one was chosen.
+  Result<std::optional<runtime::CurrentModel>> Current();
+  // Statistics of every model used, or of `ref` (a catalog id or alias, a
+  // file name, a server's model name). NotFound for a model never run.
+  Result<std::vector<runtime::ModelStats>> Stats(std::string_view ref);
+  struct ProcessView {
+    runtime::ProcessEntry entry;
+    uint64_t rss = 0;  // the process's resident memory now (VmRSS)
+  };
+  // Models loaded by hangar processes running now (`hangar ps`): each process
+  // registers its loaded model in the state database while it holds it; rows
+  // of processes that are gone are dropped here.
+  Result<std::vector<ProcessView>> Processes();
+  // Health checks (runtime/health.h) over this machine and the statistics.
+  Result<std::vector<runtime::HealthCheck>> Doctor();
+  // Usage statistics and measured speeds as the recommender takes them.
+  Result<fit::UsageStats> MeasuredUsage();
 
   // --- hardware -------------------------------------------------------------
   // This machine, probed once per App; disk space is that of the data folder.
@@ -274,7 +308,13 @@ class App {
   store::DiscoveryRoots DiscoveryRootsFor(const Paths& paths, const Config& config) const;
   store::CacheRoots CacheRootsFor(const Paths& paths) const;
 
+  Result<HttpClient*> http();
+
   Deps deps_;
+  // Destroyed in reverse order: the recorders before the store they write to.
+  std::unique_ptr<store::StateDb> usage_db_;
+  std::unique_ptr<runtime::UsageStore> usage_;
+  std::vector<std::unique_ptr<runtime::UsageRecorder>> recorders_;
   std::unique_ptr<store::StateDb> state_;
   std::optional<std::vector<store::InstalledModel>> installed_;
   std::optional<Paths> paths_;

@@ -5,7 +5,9 @@
 #include <system_error>
 
 #include "app/app.h"
+#include "core/log.h"
 #include "core/strings.h"
+#include "fetch/curl_http_client.h"
 #include "fit/settings.h"
 #include "gguf/parser.h"
 #include "gguf/summary.h"
@@ -34,12 +36,19 @@ Result<App::RunPlan> App::PlanRun(const RunQuery& query) {
   ASSIGN_OR_RETURN(const HardwareInfo* hw, Hardware());
   RunPlan plan;
   runtime::ModelSpec& spec = plan.spec;
-  spec.backend = !query.backend.empty() ? query.backend : c->runtime().backend;
-  spec.backend = AsciiLower(spec.backend);
+  std::string ref = query.model;
+  std::string backend = query.backend;
+  if (ref.empty()) {
+    ASSIGN_OR_RETURN(std::optional<runtime::CurrentModel> current, Current());
+    if (current) {
+      ref = current->model;
+      if (backend.empty()) backend = current->backend;
+    }
+  }
+  if (ref.empty() && c->default_model()) ref = *c->default_model();
+  spec.backend = AsciiLower(!backend.empty() ? backend : c->runtime().backend);
   const bool local = spec.backend == "llama";
 
-  std::string ref = query.model;
-  if (ref.empty() && c->default_model()) ref = *c->default_model();
   if (ref.empty()) {
     return InvalidArgumentError(
         "no model named: give one (hangar run MODEL), or set a default (hangar default MODEL)");
@@ -158,10 +167,18 @@ Result<App::RunPlan> App::PlanRun(const RunQuery& query) {
   return plan;
 }
 
+Result<HttpClient*> App::http() {
+  if (!deps_.http) deps_.http = std::make_shared<CurlHttpClient>();
+  return deps_.http.get();
+}
+
 Result<std::unique_ptr<runtime::SessionManager>> App::OpenSession(const RunPlan& plan) {
   ASSIGN_OR_RETURN(const Config* c, config());
   ASSIGN_OR_RETURN(const HardwareInfo* hw, Hardware());
   runtime::BackendContext context;
+  if (plan.spec.backend != runtime::kDefaultBackend) {
+    ASSIGN_OR_RETURN(context.http, http());
+  }
   context.env = deps_.env;
   context.clock = deps_.clock;
   context.hardware = hw;
@@ -169,8 +186,18 @@ Result<std::unique_ptr<runtime::SessionManager>> App::OpenSession(const RunPlan&
   context.ollama_host = c->runtime().ollama_host;
   context.openai_base_url = c->runtime().openai_base_url;
   context.openai_api_key_env = c->runtime().openai_api_key_env;
-  auto session = std::make_unique<runtime::SessionManager>(
-      &runtime::DefaultRegistry(), std::move(context), deps_.clock, c->runtime().idle_ttl_seconds);
+  // Statistics and `hangar ps` registration; a run goes on without them when
+  // the state database cannot be opened.
+  runtime::SessionObserver* observer = nullptr;
+  if (Result<runtime::UsageStore*> u = usage(); u.ok()) {
+    recorders_.push_back(std::make_unique<runtime::UsageRecorder>(*u, "run"));
+    observer = recorders_.back().get();
+  } else {
+    Log(LogLevel::kWarning, "usage statistics are off: {}", u.status().message());
+  }
+  auto session = std::make_unique<runtime::SessionManager>(&runtime::DefaultRegistry(),
+                                                           std::move(context), deps_.clock,
+                                                           c->runtime().idle_ttl_seconds, observer);
   RETURN_IF_ERROR(session->Use(plan.spec));
   return session;
 }
@@ -196,6 +223,18 @@ Result<App::BenchReport> App::Bench(const BenchQuery& query) {
   BenchReport report;
   report.model = *session->loaded();
   ASSIGN_OR_RETURN(report.result, session->Bench(query.request));
+  // The model's measured speed, for recommendations and `hangar doctor`.
+  runtime::SpeedBaseline b;
+  b.model = report.model.target.id;
+  b.backend = report.model.backend;
+  b.prompt_tokens_per_second = report.result.prompt_tokens_per_second;
+  b.gen_tokens_per_second = report.result.gen_tokens_per_second;
+  b.load_ms = report.model.load_us / 1000.0;
+  b.threads = report.model.threads;
+  b.n_gpu_layers = report.model.n_gpu_layers;
+  b.measured_at = deps_.clock->NowUnixSeconds();
+  ASSIGN_OR_RETURN(runtime::UsageStore * u, usage());
+  RETURN_IF_ERROR(u->SaveBaseline(b));
   return report;
 }
 

@@ -244,6 +244,9 @@ void ChatLoop(Context& ctx, app::App::RunPlan plan, runtime::SessionManager& ses
   s.request.ignore_eos = f.ignore_eos;
   s.request.cancel = &g_cancel;
   std::string model = plan.spec.target.id;
+  // After [runtime] idle_ttl without a question the model is unloaded; the
+  // next question loads it again.
+  session.StartIdleReaper(1000);
   if (tty) *ctx.out << "Chatting with " << model << ". /help for commands, /bye to leave.\n";
   std::string line;
   while (true) {
@@ -512,7 +515,9 @@ void RunBench(Context& ctx, const BenchFlags& f) {
 
 void AddRun(CLI::App& sub, Context& ctx) {
   auto f = std::make_shared<RunFlags>();
-  sub.add_option("MODEL", f->model, "A catalog id, an installed preset or a GGUF file")->required();
+  sub.add_option("MODEL", f->model,
+                 "A catalog id, an installed model or a GGUF file (default: the current model, "
+                 "else the default model)");
   sub.add_option("PROMPT", f->prompt, "The prompt (default: stdin when it is a pipe, else a chat)");
   AddSamplingFlags(sub, *f);
   sub.add_option("--system", f->system, "System prompt");

@@ -83,6 +83,10 @@ void AddExport(CLI::App& sub, Context& ctx);
 void AddRun(CLI::App& sub, Context& ctx);
 void AddEmbed(CLI::App& sub, Context& ctx);
 void AddBench(CLI::App& sub, Context& ctx);
+void AddUse(CLI::App& sub, Context& ctx);
+void AddStats(CLI::App& sub, Context& ctx);
+void AddPs(CLI::App& sub, Context& ctx);
+void AddDoctor(CLI::App& sub, Context& ctx);
 
 }  // namespace hangar::cli
 

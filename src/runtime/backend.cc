@@ -6,6 +6,8 @@
 
 #include "core/strings.h"
 #include "runtime/llama_backend.h"
+#include "runtime/ollama_backend.h"
+#include "runtime/openai_backend.h"
 
 namespace hangar::runtime {
 
@@ -123,6 +125,9 @@ const BackendRegistry& DefaultRegistry() {
   static const BackendRegistry registry = [] {
     BackendRegistry r;
     r.Register("llama", "llama.cpp in this process (the default)", MakeLlamaBackend);
+    r.Register("ollama", "an Ollama server ($OLLAMA_HOST)", MakeOllamaBackend);
+    r.Register("openai", "an OpenAI-compatible server ($OPENAI_BASE_URL, key from $OPENAI_API_KEY)",
+               MakeOpenAiBackend);
     return r;
   }();
   return registry;

@@ -47,6 +47,10 @@
 #include "fit/memory.h"
 #include "hardware/hardware.h"
 
+namespace hangar {
+class HttpClient;  // fetch/http_client.h
+}  // namespace hangar
+
 namespace hangar::runtime {
 
 // Set from any thread to stop a running load or generation.
@@ -267,6 +271,7 @@ struct BackendContext {
   std::shared_ptr<const Environment> env;
   const Clock* clock = nullptr;
   const HardwareInfo* hardware = nullptr;  // nullptr: no guard, no automatic offload
+  HttpClient* http = nullptr;              // for the ollama and openai backends
   Limits limits;
   // [runtime] settings of config.toml that name servers.
   std::string ollama_host;      // empty: $OLLAMA_HOST, else http://127.0.0.1:11434
@@ -297,7 +302,8 @@ class BackendRegistry {
   std::vector<Entry> entries_;
 };
 
-// llama (in-process), ollama and openai.
+// llama (in-process), ollama and openai (runtime/ollama_backend.h,
+// runtime/openai_backend.h).
 const BackendRegistry& DefaultRegistry();
 
 nlohmann::json ToJson(const Timings& timings);

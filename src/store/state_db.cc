@@ -44,8 +44,79 @@ CREATE TABLE kv (
 );
 )sql";
 
+// Version 2: the runtime's records (usage statistics, recent requests, speed
+// baselines, processes holding a loaded model); runtime/usage_store.h owns and
+// documents these tables.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE usage_stats (
+  model          TEXT NOT NULL,
+  backend        TEXT NOT NULL,
+  uses           INTEGER NOT NULL DEFAULT 0,
+  successes      INTEGER NOT NULL DEFAULT 0,
+  failures       INTEGER NOT NULL DEFAULT 0,
+  cancelled      INTEGER NOT NULL DEFAULT 0,
+  infer_us_total INTEGER NOT NULL DEFAULT 0,
+  infer_us_min   INTEGER,
+  infer_us_max   INTEGER,
+  infer_count    INTEGER NOT NULL DEFAULT 0,
+  prompt_tokens  INTEGER NOT NULL DEFAULT 0,
+  prompt_us      INTEGER NOT NULL DEFAULT 0,
+  gen_tokens     INTEGER NOT NULL DEFAULT 0,
+  gen_us         INTEGER NOT NULL DEFAULT 0,
+  ttft_us_total  INTEGER NOT NULL DEFAULT 0,
+  ttft_count     INTEGER NOT NULL DEFAULT 0,
+  peak_rss       INTEGER NOT NULL DEFAULT 0,
+  last_used      INTEGER,
+  last_error     TEXT,
+  PRIMARY KEY (model, backend)
+);
+CREATE TABLE usage_events (
+  id            INTEGER PRIMARY KEY,
+  model         TEXT NOT NULL,
+  backend       TEXT NOT NULL,
+  kind          TEXT NOT NULL,
+  outcome       TEXT NOT NULL,
+  at            INTEGER NOT NULL,
+  infer_us      INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  prompt_us     INTEGER NOT NULL,
+  gen_tokens    INTEGER NOT NULL,
+  gen_us        INTEGER NOT NULL,
+  ttft_us       INTEGER NOT NULL,
+  peak_rss      INTEGER NOT NULL
+);
+CREATE INDEX usage_events_model ON usage_events(model, backend, id);
+CREATE TABLE speed_baselines (
+  model        TEXT NOT NULL,
+  backend      TEXT NOT NULL,
+  prompt_tps   REAL NOT NULL,
+  gen_tps      REAL NOT NULL,
+  load_ms      REAL NOT NULL,
+  threads      INTEGER NOT NULL,
+  n_gpu_layers INTEGER NOT NULL,
+  measured_at  INTEGER NOT NULL,
+  PRIMARY KEY (model, backend)
+);
+CREATE TABLE runtime_processes (
+  pid          INTEGER NOT NULL,
+  start_ticks  INTEGER NOT NULL,
+  model        TEXT NOT NULL,
+  backend      TEXT NOT NULL,
+  command      TEXT NOT NULL,
+  host_bytes   INTEGER NOT NULL,
+  gpu_bytes    INTEGER NOT NULL,
+  n_ctx        INTEGER NOT NULL,
+  n_gpu_layers INTEGER NOT NULL,
+  loaded_at    INTEGER NOT NULL,
+  last_used    INTEGER NOT NULL,
+  idle_until   INTEGER NOT NULL,
+  PRIMARY KEY (pid, model)
+);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 
 constexpr int kBusyTimeoutMs = 10000;
