@@ -4,12 +4,17 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "core/status_matchers.h"
 #include "core/units.h"
 #include "fit/test_models.h"
+#include "runtime/llama_log.h"
 
 namespace hangar::runtime {
 namespace {
@@ -370,6 +375,89 @@ TEST(BackendRegistryTest, DefaultIsLlamaAndUnknownNamesAreNotFound) {
   auto unknown = r.Create("vllm", {});
   EXPECT_THAT(unknown, StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(unknown.status().message(), HasSubstr("llama"));
+}
+
+}  // namespace
+}  // namespace hangar::runtime
+
+namespace hangar::runtime {
+namespace {
+
+TEST(LlamaLogTest, OutOfMemoryLinesAreRecognised) {
+  struct Case {
+    const char* line;
+    bool oom;
+  };
+  const Case cases[] = {
+      {"ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size 1073741824",
+       true},
+      {"ggml_cuda_host_malloc: failed to allocate 512.00 MiB of pinned memory: out of memory",
+       true},
+      {"CUDA error: out of memory", true},
+      {"llama_init_from_model: failed to initialize the context: failed to allocate compute "
+       "buffers",
+       true},
+      {"llama_model_load: error loading model: tensor 'blk.0.attn_q.weight' data is not within "
+       "the file bounds",
+       false},
+      {"unknown model architecture: 'mamba9'", false},
+  };
+  for (const Case& c : cases) EXPECT_EQ(IsOutOfMemoryLine(c.line), c.oom) << c.line;
+}
+
+// Real out-of-memory recovery: in a child process whose address space is
+// capped, a context too large to allocate makes llama.cpp fail, and the
+// ladder retries with smaller contexts until one fits.
+TEST(LlamaRecoveryTest, SmallerContextAfterARealAllocationFailure) {
+  const std::filesystem::path model = fit::testing::TinyModel("llama");
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    // Room for what the process holds now plus 160 MiB: the weights (8 MiB)
+    // and a modest context fit, 262144 tokens of context do not.
+    rlimit limit{};
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    uint64_t vm = 0;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmSize:", 0) == 0) vm = std::stoull(line.substr(7)) * 1024;
+    }
+    limit.rlim_cur = limit.rlim_max = vm + 160 * kMiB;
+    ::setrlimit(RLIMIT_AS, &limit);
+    auto backend = MakeLlamaBackend({});
+    LoadOptions o;
+    o.n_ctx = 262144;
+    o.n_batch = 512;
+    o.threads = 1;
+    o.warmup = false;
+    std::string report;
+    o.on_event = [&](const LoadEvent& e) { report += e.message + "\n"; };
+    Status s = (*backend)->Load({.id = "tiny", .file = model}, o);
+    report = (s.ok() ? "ok " + std::to_string((*backend)->loaded()->n_ctx) : s.ToString()) + "\n" +
+             report;
+    ssize_t ignored = ::write(fds[1], report.data(), report.size());
+    (void)ignored;
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  ASSERT_THAT(out, ::testing::StartsWith("ok ")) << out;
+  const uint32_t got = static_cast<uint32_t>(std::stoul(out.substr(3)));
+  EXPECT_LT(got, 262144u) << out;
+  EXPECT_GE(got, kMinRecoveryContext) << out;
+  EXPECT_THAT(out, HasSubstr("out of memory with CPU only, context 262144: retrying with CPU only, "
+                             "context 131072"))
+      << out;
 }
 
 }  // namespace
