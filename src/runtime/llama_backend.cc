@@ -343,23 +343,12 @@ Status LlamaBackend::Load(const ModelTarget& target, const LoadOptions& options)
   request.flash_attn = options.flash_attn;
   request.mmap = options.mmap;
 
-  const bool gpu_offload = llama_supports_gpu_offload() && hw != nullptr && !hw->gpus.empty();
-  if (options.n_gpu_layers) {
-    request.n_gpu_layers = *options.n_gpu_layers;
-  } else if (gpu_offload) {
-    fit::PlanOptions po;
-    po.request = request;
-    po.auto_gpu_layers = true;
-    ASSIGN_OR_RETURN(fit::FitPlan plan, fit::PlanFit(facts, po, *hw, context_.limits));
-    request.n_gpu_layers = plan.request.n_gpu_layers;
-    Event(options, LoadEvent::Kind::kSettings,
-          fmt::format(
-              "GPU layers: {} (planned for this machine: {})",
-              request.n_gpu_layers < 0 ? std::string("all") : std::to_string(request.n_gpu_layers),
-              plan.reason));
-  } else {
-    request.n_gpu_layers = 0;
-  }
+  ASSIGN_OR_RETURN(const GpuLayerChoice layers,
+                   ChooseGpuLayers(facts, request, options.n_gpu_layers, hw, context_.limits,
+                                   llama_supports_gpu_offload()));
+  const bool gpu_offload = layers.offload;
+  request.n_gpu_layers = layers.n_gpu_layers;
+  Event(options, LoadEvent::Kind::kSettings, "GPU layers: " + layers.reason);
 
   if (hw != nullptr) {
     const std::vector<fit::GpuMemory> gpus =
@@ -777,6 +766,39 @@ Result<BenchResult> LlamaBackend::Bench(const BenchRequest& request) {
 }
 
 }  // namespace
+
+Result<GpuLayerChoice> ChooseGpuLayers(const fit::ModelFacts& facts,
+                                       const fit::MemoryRequest& request,
+                                       std::optional<int32_t> requested, const HardwareInfo* hw,
+                                       const Limits& limits, bool backend_offloads) {
+  GpuLayerChoice c;
+  const bool gpus = hw != nullptr && !hw->gpus.empty();
+  c.offload = backend_offloads && gpus;
+  if (requested) {
+    c.n_gpu_layers = c.offload ? *requested : 0;
+    c.reason = c.offload
+                   ? fmt::format("{} (asked for)",
+                                 *requested < 0 ? std::string("all") : std::to_string(*requested))
+                   : fmt::format("0: {} asked for, but {}", *requested,
+                                 backend_offloads ? "this machine has no GPU"
+                                                  : "this llama.cpp build has no GPU backend");
+    return c;
+  }
+  if (!c.offload) {
+    c.n_gpu_layers = 0;
+    c.reason = !gpus ? "0: no GPU on this machine" : "0: this llama.cpp build has no GPU backend";
+    return c;
+  }
+  fit::PlanOptions po;
+  po.request = request;
+  po.auto_gpu_layers = true;
+  ASSIGN_OR_RETURN(fit::FitPlan plan, fit::PlanFit(facts, po, *hw, limits));
+  c.n_gpu_layers = plan.request.n_gpu_layers;
+  c.reason = fmt::format("{} (planned for this machine: {})",
+                         c.n_gpu_layers < 0 ? std::string("all") : std::to_string(c.n_gpu_layers),
+                         plan.reason);
+  return c;
+}
 
 Result<std::unique_ptr<Backend>> MakeLlamaBackend(const BackendContext& context) {
   return std::unique_ptr<Backend>(std::make_unique<LlamaBackend>(context));

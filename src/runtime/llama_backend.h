@@ -33,7 +33,11 @@
 #include <string>
 #include <string_view>
 
+#include "config/limits.h"
 #include "core/status.h"
+#include "fit/memory.h"
+#include "fit/model_facts.h"
+#include "hardware/hardware.h"
 #include "runtime/backend.h"
 
 namespace hangar::runtime {
@@ -42,6 +46,22 @@ inline constexpr uint32_t kEmbedSequences = 8;
 inline constexpr uint32_t kMinRecoveryContext = 512;
 
 Result<std::unique_ptr<Backend>> MakeLlamaBackend(const BackendContext& context);
+
+// How many layers go to the GPU(s), and why.
+struct GpuLayerChoice {
+  int32_t n_gpu_layers = 0;  // as llama.cpp's -ngl; -1 = all
+  bool offload = false;      // GPU layers are possible at all here
+  std::string reason;        // "all (planned for this machine: ...)", "0: no GPU on this machine"
+};
+
+// `requested` when given (0 without a GPU or a GPU backend in this llama.cpp
+// build); else the fit planner's answer for `facts` and `request` on `hw`
+// within `limits` (fit/planner.h: all layers when they fit, else the most
+// that fit). Errors of PlanFit (a malformed request).
+Result<GpuLayerChoice> ChooseGpuLayers(const fit::ModelFacts& facts,
+                                       const fit::MemoryRequest& request,
+                                       std::optional<int32_t> requested, const HardwareInfo* hw,
+                                       const Limits& limits, bool backend_offloads);
 
 // `messages` formatted by llama.cpp's llama_chat_apply_template with the
 // template `tmpl` (a model's tokenizer.chat_template, or the name of a

@@ -13,6 +13,7 @@
 
 #include "core/status_matchers.h"
 #include "core/units.h"
+#include "fit/model_facts.h"
 #include "fit/test_models.h"
 #include "runtime/llama_log.h"
 
@@ -291,8 +292,11 @@ TEST(LlamaBackendTest, MemoryGuardRefusesWithTheNumbersUnlessForced) {
   std::vector<LoadEvent> events;
   forced.on_event = [&](const LoadEvent& e) { events.push_back(e); };
   ASSERT_OK((*b)->Load(target, forced));
-  ASSERT_FALSE(events.empty());
-  EXPECT_EQ(events[0].kind, LoadEvent::Kind::kGuard);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].kind, LoadEvent::Kind::kSettings);
+  EXPECT_EQ(events[0].message, "GPU layers: 0: no GPU on this machine");
+  EXPECT_EQ(events[1].kind, LoadEvent::Kind::kGuard);
+  EXPECT_THAT(events[1].message, HasSubstr("(--force)"));
 }
 
 TEST(LlamaBackendTest, EmbeddingsHaveTheModelWidthAndUnitNorm) {
@@ -458,6 +462,63 @@ TEST(LlamaRecoveryTest, SmallerContextAfterARealAllocationFailure) {
   EXPECT_THAT(out, HasSubstr("out of memory with CPU only, context 262144: retrying with CPU only, "
                              "context 131072"))
       << out;
+}
+
+}  // namespace
+}  // namespace hangar::runtime
+
+namespace hangar::runtime {
+namespace {
+
+HardwareInfo WithGpu(uint64_t vram) {
+  HardwareInfo hw;
+  hw.cpu.physical_cores = 8;
+  hw.memory.total = hw.memory.usable = hw.memory.available = 32 * kGB;
+  GpuInfo g;
+  g.vendor = "nvidia";
+  g.name = "NVIDIA GeForce RTX 4090";
+  g.vram_total = vram;
+  g.vram_free = vram;
+  hw.gpus.push_back(g);
+  return hw;
+}
+
+TEST(ChooseGpuLayersTest, PlannerRequestAndFallbacks) {
+  Result<fit::ModelFacts> facts = fit::FactsFromSummary(fit::testing::TinySummary("llama"));
+  ASSERT_OK(facts);
+  fit::MemoryRequest request;
+  request.n_ctx = 4096;
+  const Limits limits;
+  const HardwareInfo big = WithGpu(24 * kGB);
+  const HardwareInfo none;
+
+  // A GPU with room for everything: every layer.
+  Result<GpuLayerChoice> all = ChooseGpuLayers(*facts, request, std::nullopt, &big, limits, true);
+  ASSERT_OK(all);
+  EXPECT_TRUE(all->offload);
+  EXPECT_EQ(all->n_gpu_layers, 3);  // 2 blocks and the output layer: all of them
+  EXPECT_THAT(all->reason, HasSubstr("planned for this machine"));
+  // A GPU too small for the output layer (the 32000 x 128 vocabulary matrix):
+  // fewer layers.
+  const HardwareInfo small = WithGpu(10 * kMiB);
+  Result<GpuLayerChoice> some =
+      ChooseGpuLayers(*facts, request, std::nullopt, &small, limits, true);
+  ASSERT_OK(some);
+  EXPECT_GE(some->n_gpu_layers, 0);
+  EXPECT_LT(some->n_gpu_layers, 3);
+  // Asked for: as asked, when a GPU can take them.
+  Result<GpuLayerChoice> asked = ChooseGpuLayers(*facts, request, 1, &big, limits, true);
+  ASSERT_OK(asked);
+  EXPECT_EQ(asked->n_gpu_layers, 1);
+  // No GPU, or a CPU-only build: none, saying why.
+  Result<GpuLayerChoice> cpu = ChooseGpuLayers(*facts, request, std::nullopt, &none, limits, true);
+  ASSERT_OK(cpu);
+  EXPECT_EQ(cpu->n_gpu_layers, 0);
+  EXPECT_THAT(cpu->reason, HasSubstr("no GPU on this machine"));
+  Result<GpuLayerChoice> build = ChooseGpuLayers(*facts, request, -1, &big, limits, false);
+  ASSERT_OK(build);
+  EXPECT_EQ(build->n_gpu_layers, 0);
+  EXPECT_THAT(build->reason, HasSubstr("no GPU backend"));
 }
 
 }  // namespace
