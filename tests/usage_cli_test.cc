@@ -129,6 +129,18 @@ TEST_F(UsageCliTest, StatsCountEveryRunAndBenchSetsTheBaseline) {
   EXPECT_THAT(table.out, HasSubstr("BENCH T/S"));
 }
 
+TEST_F(UsageCliTest, InstalledModelsRunByIdAndCountTheirUses) {
+  const fs::path copy = home_ / "models" / "imported-tiny.gguf";
+  fs::create_directories(copy.parent_path());
+  fs::copy_file(*model_, copy);
+  ASSERT_EQ(Run({"import", copy.string()}).exit_code, 0);
+  nlohmann::json ran = Json(Quick({"run", "imported-tiny", "hello"}));
+  EXPECT_EQ(ran["model"], "imported-tiny");
+  nlohmann::json info = Json({"info", "imported-tiny"});
+  EXPECT_EQ(info["store"]["use_count"], 1);
+  EXPECT_FALSE(info["store"]["last_used"].is_null());
+}
+
 TEST_F(UsageCliTest, RecommendUsesTheMeasuredSpeed) {
   WriteConfig("[model_presets.tiny]\nweights = \"" + model_->string() +
               "\"\nformat = \"gguf\"\ncontext_length = 4096\n");

@@ -165,6 +165,7 @@ class App {
     runtime::ModelSpec spec;
     runtime::GenerateRequest request;  // sampling and max_tokens; no prompt
     std::string profile;               // the profile the sampling came from
+    std::string installed_id;          // the state database's id, for an installed model
     fit::RunSettings settings;         // the settings for this machine, with reasons
   };
   // What `query` runs and how. NotFound for an unknown model or one that is

@@ -77,6 +77,7 @@ Result<App::RunPlan> App::PlanRun(const RunQuery& query) {
       view = std::move(*v);
       entry = &view->entry;
       spec.target.id = view->entry.id;
+      if (view->record) plan.installed_id = view->record->id;
       if (local) {
         if (!view->installed || view->weights.empty()) {
           return NotFoundError(
@@ -190,7 +191,7 @@ Result<std::unique_ptr<runtime::SessionManager>> App::OpenSession(const RunPlan&
   // the state database cannot be opened.
   runtime::SessionObserver* observer = nullptr;
   if (Result<runtime::UsageStore*> u = usage(); u.ok()) {
-    recorders_.push_back(std::make_unique<runtime::UsageRecorder>(*u, "run"));
+    recorders_.push_back(std::make_unique<runtime::UsageRecorder>(*u, "run", plan.installed_id));
     observer = recorders_.back().get();
   } else {
     Log(LogLevel::kWarning, "usage statistics are off: {}", u.status().message());

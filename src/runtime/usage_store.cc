@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/strings.h"
+#include "store/model_db.h"
 
 namespace hangar::runtime {
 namespace {
@@ -237,6 +238,11 @@ Result<std::optional<CurrentModel>> UsageStore::Current() {
   }
 }
 
+Status UsageStore::TouchInstalled(std::string_view store_id, int64_t now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return store::ModelDb(*db_).Touch(store_id, now);
+}
+
 Status UsageStore::RegisterProcess(const ProcessEntry& e) {
   std::lock_guard<std::mutex> lock(mu_);
   return db_
@@ -299,8 +305,11 @@ Result<std::vector<ProcessEntry>> UsageStore::LiveProcesses() {
   return live;
 }
 
-UsageRecorder::UsageRecorder(UsageStore* usage, std::string command)
-    : usage_(usage), command_(std::move(command)), pid_(static_cast<int64_t>(::getpid())) {}
+UsageRecorder::UsageRecorder(UsageStore* usage, std::string command, std::string installed_id)
+    : usage_(usage),
+      command_(std::move(command)),
+      installed_id_(std::move(installed_id)),
+      pid_(static_cast<int64_t>(::getpid())) {}
 
 UsageRecorder::~UsageRecorder() {
   if (registered_) OnUnloaded(*registered_);
@@ -339,6 +348,12 @@ void UsageRecorder::OnRequest(const UsageRecord& record, int64_t idle_until_unix
   if (record.kind == RequestKind::kBench) {
   } else if (Status s = usage_->Record(record); !s.ok()) {
     Log(LogLevel::kWarning, "cannot record usage statistics: {}", s.message());
+  }
+  if (record.outcome == Outcome::kSuccess && !installed_id_.empty() &&
+      record.kind != RequestKind::kBench) {
+    if (Status s = usage_->TouchInstalled(installed_id_, record.at_unix); !s.ok()) {
+      Log(LogLevel::kWarning, "cannot record the use of {}: {}", installed_id_, s.message());
+    }
   }
   if (registered_ == record.model) {
     if (Status s = usage_->TouchProcess(pid_, record.model, record.at_unix, idle_until_unix);

@@ -136,6 +136,10 @@ class UsageStore {
   Status SetCurrent(const CurrentModel& current);
   Result<std::optional<CurrentModel>> Current();
 
+  // One use of the installed model `store_id` (store/model_db.h: last_used,
+  // use_count, shown by `hangar list`). NotFound for an unknown id.
+  Status TouchInstalled(std::string_view store_id, int64_t now);
+
   Status RegisterProcess(const ProcessEntry& entry);
   Status TouchProcess(int64_t pid, std::string_view model, int64_t last_used, int64_t idle_until);
   Status RemoveProcess(int64_t pid, std::string_view model);
@@ -155,7 +159,9 @@ class UsageStore {
 class UsageRecorder final : public SessionObserver {
  public:
   // `usage` is borrowed. `command` names this process in `hangar ps`.
-  UsageRecorder(UsageStore* usage, std::string command);
+  // `installed_id`, when not empty, is the state database's id of the model
+  // run: each successful request counts as a use of it (TouchInstalled).
+  UsageRecorder(UsageStore* usage, std::string command, std::string installed_id = {});
   ~UsageRecorder() override;
 
   void OnLoaded(const LoadedModel& model, int64_t idle_until_unix) override;
@@ -165,6 +171,7 @@ class UsageRecorder final : public SessionObserver {
  private:
   UsageStore* usage_;
   std::string command_;
+  std::string installed_id_;
   int64_t pid_;
   std::optional<std::string> registered_;  // the model of our row
 };
