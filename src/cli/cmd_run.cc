@@ -3,8 +3,8 @@
 // run: one prompt (the arguments, or stdin when it is a pipe) streamed to
 // stdout; with no prompt on a terminal (or --chat), an interactive chat that
 // keeps the conversation and understands /help, /clear, /bye, /set, /show,
-// /use. Ctrl-C stops the answer being written (and leaves the chat at the
-// second press).
+// /use. Ctrl-C stops the answer being written; at the chat's prompt it
+// leaves the chat (the interrupted read ends the input).
 #include <signal.h>
 #include <unistd.h>
 
@@ -28,12 +28,8 @@ namespace {
 
 // Ctrl-C: the running request's flag.
 runtime::CancelFlag g_cancel;
-volatile sig_atomic_t g_interrupts = 0;
 
-void OnSigint(int) {
-  g_cancel.Cancel();
-  g_interrupts = g_interrupts + 1;
-}
+void OnSigint(int) { g_cancel.Cancel(); }
 
 // Installs OnSigint for its lifetime.
 class ScopedSigint {
@@ -317,7 +313,6 @@ void ChatLoop(Context& ctx, app::App::RunPlan plan, runtime::SessionManager& ses
     messages.insert(messages.end(), s.history.begin(), s.history.end());
     messages.push_back({"user", line});
     g_cancel.Reset();
-    g_interrupts = 0;
     auto answer = session.Chat(messages, s.request, StdoutPieces());
     *ctx.out << '\n' << std::flush;
     if (!answer.ok()) {
