@@ -35,6 +35,7 @@ namespace fs = std::filesystem;
 
 constexpr uint64_t kUnknownEnd = std::numeric_limits<uint64_t>::max();
 constexpr uint64_t kHashPiece = 4 << 20;
+constexpr uint64_t kMaxHashLag = 32 << 20;
 constexpr std::string_view kSegmentDone = "segment complete";
 
 int64_t NowUs() {
@@ -116,7 +117,11 @@ class Job {
   int64_t BackoffUs(int attempts);
 
   void Coordinate();
-  Status HashAvailable();
+  // Hashes the written prefix past what is hashed, from `data` (the bytes at
+  // data_off the caller just wrote) where it can, else read back from the
+  // partial file; at most `max_pieces` pieces. `wait` false: returns at once
+  // when another thread is hashing.
+  Status HashPrefix(std::string_view data, uint64_t data_off, int max_pieces, bool wait);
   void Checkpoint(bool final_stop);
   void EmitProgress(DownloadProgress::Phase phase);
 
@@ -138,6 +143,7 @@ class Job {
   std::mutex mu_;
   std::condition_variable work_cv_;  // workers wait for work
   std::condition_variable hash_cv_;  // the coordinator waits for a longer prefix
+  std::condition_variable checkpoint_cv_;
   std::mt19937_64 rng_;
   RangeSet done_;
   std::optional<uint64_t> total_;
@@ -171,15 +177,22 @@ class Job {
   HttpResponse first_response_;
   bool have_first_response_ = false;
 
-  // Coordinator-only state.
+  // The hash of the prefix, guarded by hash_mu_ (taken before mu_, never
+  // while holding it); hashed_ is also read without it. hash_epoch_ changes
+  // under both locks.
+  std::mutex hash_mu_;
   ResumableSha256 sha_;
-  uint64_t hashed_ = 0;
+  std::atomic<uint64_t> hashed_{0};
   uint64_t hash_epoch_ = 0;
   std::string hash_buf_;
-  uint64_t checkpointed_size_ = 0;
+
+  // Coordinator-only state.
   std::deque<std::pair<int64_t, uint64_t>> speed_samples_;  // (time, fetched)
   std::string digest_;
   int64_t verify_ms_ = 0;
+
+  // Checkpoint-only state.
+  uint64_t checkpointed_size_ = 0;
 };
 
 // ---------------------------------------------------------------- top level
@@ -324,13 +337,28 @@ Status Job::Transfer() {
   if (!complete_) {
     for (int i = 0; i < opt_.connections; ++i) workers.emplace_back([this] { WorkerLoop(); });
   }
+  // Checkpoints wait for the disk (fdatasync), so they run apart from the
+  // hashing and the connections.
+  std::thread checkpointer([this] {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(opt_.checkpoint_ms),
+                              [&] { return stop_.load(); });
+      if (stop_) break;
+      lock.unlock();
+      Checkpoint(/*final_stop=*/false);
+      lock.lock();
+    }
+  });
   Coordinate();
   {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
   work_cv_.notify_all();
+  checkpoint_cv_.notify_all();
   for (auto& t : workers) t.join();
+  checkpointer.join();
 
   Status fatal;
   {
@@ -341,6 +369,8 @@ Status Job::Transfer() {
     Checkpoint(/*final_stop=*/true);
     return Status(fatal.code(), fatal.message() + KeptMessage());
   }
+  // Every thread that hashes has ended: the hash can be finished.
+  digest_ = sha_.FinishHex();
   return Status::Ok();
 }
 
@@ -670,11 +700,12 @@ Status Job::OnBody(Segment& seg, std::string_view data) {
     written += static_cast<size_t>(w);
   }
   bool finished;
+  uint64_t prefix;
   {
     std::lock_guard lock(mu_);
     if (seg.abandoned || seg.epoch != epoch_)
       return CancelledError("chunk handed to another request");
-    uint64_t prefix_before = done_.PrefixEnd();
+    const uint64_t prefix_before = done_.PrefixEnd();
     done_.Add(off, off + n);
     seg.cursor = off + n;
     seg.last_progress_us = last_byte_us_ = NowUs();
@@ -682,7 +713,18 @@ Status Job::OnBody(Segment& seg, std::string_view data) {
     // Stop early only when the rest of the answer is not wanted (the chunk
     // was split); a request that simply ended keeps its connection for reuse.
     finished = n < data.size() || (seg.cursor >= seg.end && seg.end < seg.request_end);
-    if (done_.PrefixEnd() != prefix_before) hash_cv_.notify_one();
+    prefix = done_.PrefixEnd();
+    if (prefix != prefix_before) hash_cv_.notify_one();
+  }
+  // The connection at the front of the prefix hashes its own bytes while they
+  // are in memory. When the hash falls behind (a CPU busier than the network)
+  // connections stop to help it, so that the last byte is soon verified.
+  const uint64_t hashed = hashed_;
+  const bool at_front = hashed >= off && hashed < off + n;
+  const bool behind = prefix > hashed + kMaxHashLag;
+  if (at_front || behind) {
+    Status hs = HashPrefix(data.substr(0, n), off, /*max_pieces=*/4, /*wait=*/behind);
+    if (!hs.ok()) return hs;
   }
   if (finished) return CancelledError(std::string(kSegmentDone));
   return Status::Ok();
@@ -851,7 +893,6 @@ void Job::Requeue(uint64_t begin, uint64_t end, int attempts, int64_t not_before
 // ---------------------------------------------------------------- coordinator
 
 void Job::Coordinate() {
-  int64_t last_checkpoint = NowUs();
   int64_t last_progress = 0;
   while (true) {
     {
@@ -870,7 +911,7 @@ void Job::Coordinate() {
       std::lock_guard lock(mu_);
       if (!fatal_.ok()) break;
     }
-    Status hs = HashAvailable();
+    Status hs = HashPrefix({}, 0, /*max_pieces=*/8, /*wait=*/true);
     if (!hs.ok()) {
       std::lock_guard lock(mu_);
       if (fatal_.ok()) fatal_ = hs;
@@ -887,10 +928,6 @@ void Job::Coordinate() {
       break;
     }
     const int64_t now = NowUs();
-    if (now - last_checkpoint >= opt_.checkpoint_ms * 1000) {
-      Checkpoint(/*final_stop=*/false);
-      last_checkpoint = now;
-    }
     if (now - last_progress >= opt_.progress_ms * 1000) {
       bool all_written;
       {
@@ -902,12 +939,17 @@ void Job::Coordinate() {
       last_progress = now;
     }
   }
-  digest_ = sha_.FinishHex();
 }
 
-Status Job::HashAvailable() {
+Status Job::HashPrefix(std::string_view data, uint64_t data_off, int max_pieces, bool wait) {
+  std::unique_lock hash_lock(hash_mu_, std::defer_lock);
+  if (wait) {
+    hash_lock.lock();
+  } else if (!hash_lock.try_lock()) {
+    return Status::Ok();  // another thread is hashing; it or the next one goes on
+  }
   if (hash_buf_.empty()) hash_buf_.resize(kHashPiece);
-  for (int pieces = 0; pieces < 16; ++pieces) {
+  for (int pieces = 0; pieces < max_pieces; ++pieces) {
     uint64_t prefix, total;
     {
       std::lock_guard lock(mu_);
@@ -920,26 +962,38 @@ Status Job::HashAvailable() {
       prefix = done_.PrefixEnd();
       total = total_.value_or(kUnknownEnd);
     }
-    if (prefix <= hashed_) return Status::Ok();
-    uint64_t n = std::min<uint64_t>(prefix - hashed_, kHashPiece);
-    if (hashed_ + n != total) n -= n % 64;  // midstates exist only at block ends
-    if (n == 0) return Status::Ok();
-    size_t got = 0;
-    while (got < n) {
-      ssize_t r = ::pread(fd_, hash_buf_.data() + got, n - got, static_cast<off_t>(hashed_ + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) {
-        return UnavailableError("cannot read back " + partial_.string() + " for hashing: " +
-                                (r < 0 ? ErrnoText(errno) : std::string("file is shorter")));
-      }
-      got += static_cast<size_t>(r);
+    const uint64_t at = hashed_;
+    if (prefix <= at) return Status::Ok();
+    // Midstates exist only at block ends: hash whole blocks unless at the end.
+    auto whole_blocks = [&](uint64_t n) { return at + n == total ? n : n - n % 64; };
+    std::string_view piece;
+    if (at >= data_off && at < data_off + data.size()) {
+      // The bytes are still in the caller's buffer: no read back.
+      uint64_t n = whole_blocks(std::min(prefix, data_off + data.size()) - at);
+      piece = data.substr(at - data_off, n);
     }
-    sha_.Update(std::string_view(hash_buf_.data(), n));
-    hashed_ += n;
+    if (piece.empty()) {
+      uint64_t n = whole_blocks(std::min<uint64_t>(prefix - at, kHashPiece));
+      if (n == 0) return Status::Ok();
+      size_t got = 0;
+      while (got < n) {
+        ssize_t r = ::pread(fd_, hash_buf_.data() + got, n - got, static_cast<off_t>(at + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+          return UnavailableError("cannot read back " + partial_.string() + " for hashing: " +
+                                  (r < 0 ? ErrnoText(errno) : std::string("file is shorter")));
+        }
+        got += static_cast<size_t>(r);
+      }
+      piece = std::string_view(hash_buf_.data(), n);
+    }
+    sha_.Update(piece);
+    hashed_ = at + piece.size();
     std::lock_guard lock(mu_);
     if (hash_epoch_ == epoch_) {
       if (auto mid = sha_.Midstate()) hash_snapshot_ = mid;
     }
+    if (hashed_ == total) hash_cv_.notify_all();
   }
   return Status::Ok();
 }
