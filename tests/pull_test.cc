@@ -234,6 +234,25 @@ TEST_F(PullTest, SplitModelPartsComeTogether) {
   EXPECT_EQ(r["files"].size(), 2u);
 }
 
+TEST_F(PullTest, NonGgufRepositoryComesWhole) {
+  hub_.AddRepo("tester/Tiny-Safetensors", kCommit1,
+               {{"config.json", TestBlob::FromString(R"({"model_type":"llama"})"), false},
+                {"model.safetensors", TestBlob::FromString(std::string(3 * kMiB, 'w'))},
+                {"tokenizer/tokenizer.json", TestBlob::FromString("{}"), false}});
+  nlohmann::json r = Last(Run({"pull", "hf://tester/Tiny-Safetensors", "--json"}));
+  EXPECT_EQ(r["id"], "hf://tester/Tiny-Safetensors");
+  EXPECT_EQ(r["files"].size(), 3u);
+  EXPECT_EQ(r["format"], "safetensors");
+  const fs::path snap =
+      home_ / ".cache/huggingface/hub/models--tester--Tiny-Safetensors/snapshots" / kCommit1;
+  EXPECT_EQ(ReadFile(snap / "config.json").value_or(""), R"({"model_type":"llama"})");
+  EXPECT_EQ(fs::file_size(snap / "model.safetensors"), 3 * kMiB);
+  EXPECT_TRUE(fs::exists(snap / "tokenizer/tokenizer.json"));
+  // One file of a repository by its path.
+  nlohmann::json one = Last(Run({"pull", "hf://tester/Tiny-Safetensors/config.json", "--json"}));
+  EXPECT_EQ(one["files"].size(), 1u);
+}
+
 TEST_F(PullTest, FaultsAreRetriedAndTheFileVerified) {
   const std::string blob = FakeHub::BlobPath(Sha(q8_));
   hub_.cdn().AddFault(blob, Fault::CutAt(3 * kMiB + 11));

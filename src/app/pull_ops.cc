@@ -219,7 +219,10 @@ Result<App::PullReport> App::Pull(const PullQuery& query, const PullCallbacks& c
       for (auto& [k, v] : meta->items()) m.metadata[k] = v;
     }
   } else {
-    m.format = "other";
+    const std::string primary = m.primary_path.filename().string();
+    m.format = primary.ends_with(".safetensors") ? "safetensors"
+               : primary.ends_with(".onnx")      ? "onnx"
+                                                 : "other";
   }
   ASSIGN_OR_RETURN(const std::vector<store::InstalledModel>* installed, Installed());
   for (const store::InstalledModel& have : *installed) {

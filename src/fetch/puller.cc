@@ -55,6 +55,14 @@ Result<std::pair<std::vector<HfFile>, std::string>> Choose(const std::vector<HfF
     return std::make_pair(std::move(chosen), quant);
   }
   const std::string tag = !options.quant.empty() ? options.quant : ref.quant;
+  const bool has_gguf = std::any_of(listing.begin(), listing.end(),
+                                    [](const HfFile& f) { return IsGgufModelFile(f.path); });
+  if (!has_gguf && tag.empty()) {
+    // Not a GGUF repository (safetensors, ONNX, a tokenizer): every file, as
+    // `huggingface-cli download` takes it.
+    if (listing.empty()) return NotFoundError("the repository " + ref.repo + " has no files");
+    return std::make_pair(listing, quant);
+  }
   ASSIGN_OR_RETURN(HfSelection sel, SelectGgufFiles(listing, tag, ref.repo));
   quant = sel.quant.empty() ? QuantTagOf(sel.files.front().path) : Upper(sel.quant);
   chosen = std::move(sel.files);
@@ -63,6 +71,19 @@ Result<std::pair<std::vector<HfFile>, std::string>> Choose(const std::vector<HfF
 }
 
 void NameHfPlan(PullPlan& plan, const std::string& repo) {
+  // A whole non-GGUF repository is one model named by the repository; its
+  // primary file is the first weights file (else the first file).
+  const bool gguf = IsGgufModelFile(plan.files.front().name);
+  if (!gguf && plan.files.size() > 1 && plan.ref.path.empty()) {
+    auto weights = std::find_if(plan.files.begin(), plan.files.end(), [](const PullFile& f) {
+      return f.name.ends_with(".safetensors") || f.name.ends_with(".onnx") ||
+             f.name.ends_with(".bin");
+    });
+    if (weights != plan.files.end()) std::rotate(plan.files.begin(), weights, weights + 1);
+    plan.model_id = "hf://" + repo;
+    plan.name = repo;
+    return;
+  }
   const std::string& primary = plan.files.front().name;
   plan.model_id = "hf://" + repo + "/" + primary;
   plan.name = repo + (plan.quant.empty() ? "/" + primary : ":" + plan.quant);
