@@ -30,8 +30,7 @@ class CliTest : public ::testing::Test {
 
   ProcessResult Run(std::vector<std::string> args, std::map<std::string, std::string> extra = {}) {
     args.insert(args.begin(), HANGAR_BIN);
-    std::map<std::string, std::string> env = {{"HOME", home_.string()},
-                                              {"PATH", "/usr/bin:/bin"}};
+    std::map<std::string, std::string> env = {{"HOME", home_.string()}, {"PATH", "/usr/bin:/bin"}};
     for (auto& [k, v] : extra) env[k] = v;
     return testing::RunProcess(args, env);
   }
@@ -151,9 +150,12 @@ TEST_F(CliTest, InspectReadsTheHeader) {
   EXPECT_EQ(text.exit_code, 0) << text.err;
   EXPECT_THAT(text.out, HasSubstr("general.architecture"));
   EXPECT_EQ(Run({"inspect", (home_ / "missing.gguf").string()}).exit_code, 1);
-  ProcessResult remote = Run({"inspect", "qwen3-8b-q4", "--json"});
+  // A catalog model not on this machine is read remotely: offline, that is
+  // Unavailable and says so (tests/pull_test.cc reads one from a test hub).
+  ProcessResult remote = Run({"inspect", "qwen3-8b-q4", "--json"}, {{"HF_HUB_OFFLINE", "1"}});
   EXPECT_EQ(remote.exit_code, 1);
-  EXPECT_EQ(nlohmann::json::parse(remote.out)["error"]["code"], "FailedPrecondition");
+  EXPECT_EQ(nlohmann::json::parse(remote.out)["error"]["code"], "Unavailable");
+  EXPECT_THAT(remote.err, HasSubstr("offline"));
   fs::path junk = home_ / "junk.gguf";
   std::ofstream(junk) << "not a gguf file at all";
   ProcessResult bad = Run({"inspect", junk.string()});
@@ -168,8 +170,8 @@ TEST_F(CliTest, FitACatalogModelFromItsFacts) {
   EXPECT_EQ(j["requested"]["memory"]["method"], "estimate");
   EXPECT_EQ(j["requested"]["n_ctx"], 8192);
   // A quantized KV cache needs less memory than f16 at the same context.
-  nlohmann::json q8 = Json(Run({"fit", "qwen3-8b-q4", "--ctx", "8192", "--kv-type", "q8_0",
-                                "--fa", "on", "--json"}));
+  nlohmann::json q8 = Json(
+      Run({"fit", "qwen3-8b-q4", "--ctx", "8192", "--kv-type", "q8_0", "--fa", "on", "--json"}));
   auto kv = [](const nlohmann::json& doc) {
     return doc["requested"]["memory"]["devices"][0]["kv_cache"].get<uint64_t>();
   };
@@ -202,8 +204,8 @@ TEST_F(CliTest, RecommendForThisAndOtherMachines) {
                                  "--cores", "8", "--purpose", "quality", "--json"}));
   ASSERT_FALSE(gpu["candidates"].empty());
   EXPECT_TRUE(gpu["candidates"][0]["fit"]["full_offload"].get<bool>());
-  nlohmann::json coder = Json(Run({"recommend", "--coding", "--ram", "12GiB", "--gpus", "0",
-                                   "--json"}));
+  nlohmann::json coder =
+      Json(Run({"recommend", "--coding", "--ram", "12GiB", "--gpus", "0", "--json"}));
   EXPECT_EQ(coder["candidates"][0]["id"], "qwen2.5-coder-7b-q5");
   ProcessResult small = Run({"recommend", "--coding", "--ram", "4GB", "--gpus", "0"});
   EXPECT_EQ(small.exit_code, 1);
@@ -239,10 +241,11 @@ TEST_F(CliTest, ProfileLifecycle) {
   nlohmann::json list = Json(Run({"profile", "list", "--json"}));
   std::vector<std::string> names;
   for (const auto& p : list) names.push_back(p["name"]);
-  EXPECT_THAT(names, ::testing::IsSupersetOf({"fast", "balanced", "quality", "creative", "precise"}));
-  EXPECT_EQ(Run({"profile", "create", "code", "--temperature", "0.2", "--inherits", "precise"})
-                .exit_code,
-            0);
+  EXPECT_THAT(names,
+              ::testing::IsSupersetOf({"fast", "balanced", "quality", "creative", "precise"}));
+  EXPECT_EQ(
+      Run({"profile", "create", "code", "--temperature", "0.2", "--inherits", "precise"}).exit_code,
+      0);
   EXPECT_EQ(Json(Run({"profile", "info", "code", "--json"}))["temperature"], 0.2);
   EXPECT_EQ(Run({"profile", "create", "code"}).exit_code, 1);  // exists
   EXPECT_EQ(Run({"profile", "update", "code", "--temperature", "5"}).exit_code, 1);

@@ -100,21 +100,20 @@ Result<App::Inspection> App::Inspect(std::string_view ref) {
                          path_text.ends_with(".gguf") || std::filesystem::exists(path, ec);
   bool is_file = std::filesystem::is_regular_file(path, ec);
   if (!is_file) {
-    auto model = Info(ref);
+    const bool remote_ref = ref.starts_with("hf://") || ref.starts_with("ollama://") ||
+                            ref.starts_with("http://") || ref.starts_with("https://") ||
+                            ref.starts_with("hf.co/");
+    auto model = remote_ref ? Result<ModelView>(NotFoundError("remote")) : Info(ref);
     if (!model.ok()) {
-      if (looks_like_path && !ref.starts_with("hf://") &&
+      if (looks_like_path && !remote_ref &&
           std::count(path_text.begin(), path_text.end(), '/') != 1) {
         return NotFoundError(std::string(path_text) + " does not exist");
       }
+      // Not known here: maybe a repository or registry model.
+      if (remote_ref || std::count(ref.begin(), ref.end(), '/') == 1) return InspectRemote(ref);
       return model.status();
     }
-    if (model->weights.empty() || !model->installed) {
-      return FailedPreconditionError(
-          "model " + model->entry.id +
-          " has no GGUF file on this machine; its header is read remotely once it can be "
-          "pulled ('hangar info " +
-          model->entry.id + "' shows its catalog facts)");
-    }
+    if (model->weights.empty() || !model->installed) return InspectRemote(model->entry.id);
     path = model->weights;
   }
   Inspection out;

@@ -14,6 +14,7 @@
 #define HANGAR_APP_APP_H_
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@
 #include "core/paths.h"
 #include "core/status.h"
 #include "fetch/http_client.h"
+#include "fetch/puller.h"
 #include "fit/memory.h"
 #include "fit/planner.h"
 #include "fit/recommend.h"
@@ -54,8 +56,8 @@ struct Deps {
   std::shared_ptr<NvmlApi> nvml;
   // Root of /proc, /sys and /etc for the hardware probe.
   std::filesystem::path hardware_root = "/";
-  // HTTP for the ollama and openai backends; nullptr: a CurlHttpClient made
-  // on first use (so commands that speak no HTTP never start libcurl).
+  // HTTP for pulls and the ollama/openai backends; nullptr: libcurl's client,
+  // made on first use.
   std::shared_ptr<HttpClient> http;
 };
 
@@ -92,12 +94,18 @@ class App {
   struct Inspection {
     std::vector<gguf::GgufFile> parts;  // every part of a split model
     gguf::ModelSummary summary;
+    std::string remote_url;  // the header was read from here by Range (not downloaded)
+    int remote_requests = 0;
   };
   // The GGUF header of a file path (any part of a split set; "file://" too)
-  // or of a model's local weights. NotFound for an unknown model or path;
-  // FailedPrecondition for a model with no local GGUF file; DataLoss /
-  // InvalidArgument from the reader for a damaged or foreign file.
+  // or of a model's local weights; for a model that is not on this machine
+  // (a catalog id, ORG/REPO:QUANT, hf://, ollama://, a URL) the header is
+  // read remotely by HTTP Range without downloading the file. NotFound for
+  // an unknown model or path; DataLoss / InvalidArgument from the reader for
+  // a damaged or foreign file; errors of the sources for a remote one.
   Result<Inspection> Inspect(std::string_view ref);
+  // The remote header of what `ref` would pull (its primary file).
+  Result<Inspection> InspectRemote(std::string_view ref);
 
   // --- memory and recommendations -------------------------------------------
   struct FitQuery {
@@ -285,6 +293,45 @@ class App {
   // The installed models as the export document (store/model_db.h).
   Result<nlohmann::json> Export();
 
+  // --- pulling (pull_ops.cc) --------------------------------------------------
+  struct PullQuery {
+    std::string ref;              // any reference (DESIGN.md), catalog ids included
+    fetch::PullOptions options;   // --quant, --revision, --sha256, --offline, download settings
+    int connections = 0;          // 0: [downloads] connections of config.toml
+    bool force = false;           // pull even when the model does not fit this machine
+    bool skip_fit_check = false;  // do not read the remote header at all
+  };
+  struct PullCallbacks {
+    std::function<void(const std::string&)> status;  // "resolving ...", "reading the header ..."
+    fetch::PullProgressFn progress;                  // per file, from the downloader
+  };
+  struct PullReport {
+    fetch::PullPlan plan;
+    store::InstalledModel model;      // as recorded
+    bool already_present = false;     // every file was in a store already
+    std::optional<fit::FitPlan> fit;  // the fit checked before downloading
+    std::string fit_note;             // why it was not checked, if it was not
+    std::string replaced_revision;    // the revision an update replaced
+  };
+  // Resolves `query.ref` (a catalog id pulls its Hugging Face file, with its
+  // known SHA-256), plans it, refuses a model that does not fit this machine
+  // (ResourceExhausted with the numbers, unless force) or the disk, fetches
+  // what is missing and records the model. Errors of fetch::Puller and the
+  // downloader; the partial files of an interrupted pull stay for a resume.
+  Result<PullReport> Pull(const PullQuery& query, const PullCallbacks& callbacks);
+
+  struct UpdateCheck {
+    std::string id, name;
+    std::string installed_revision, latest_revision;
+    bool outdated = false;
+    uint64_t download_bytes = 0;  // what an update would fetch
+    std::string note;             // why it was not checked
+  };
+  // Asks each installed model's source (or only `only`) for its revision:
+  // an HF branch's commit, an Ollama tag's manifest digest. NotFound when
+  // `only` names no installed model.
+  Result<std::vector<UpdateCheck>> Outdated(std::string_view only = {});
+
   // --- profiles -------------------------------------------------------------
   Result<std::vector<Profile>> Profiles();
   Result<Profile> GetProfile(std::string_view name);
@@ -303,13 +350,21 @@ class App {
   // catalog entry facts from its header).
   Result<store::InstalledModel> DescribeGguf(const std::filesystem::path& primary, std::string id,
                                              std::string source);
+  HttpClient& http();
+  struct ResolvedPull {
+    fetch::ModelRef ref;                  // the source to pull from
+    std::optional<CatalogEntry> catalog;  // when a catalog entry was named
+    std::string sha256;                   // the catalog's digest of its file
+  };
+  Result<ResolvedPull> ResolvePull(std::string_view text);
+  // The fit of a model from its remote header (the probe on a sparse copy).
+  Result<fit::FitPlan> FitRemote(const fetch::RemoteHeader& header);
+
   // A catalog id for an installed model that no catalog entry or other
   // installed model has (InstalledSlug, then -2, -3, ...).
   Result<std::string> UniqueEntryId(const store::InstalledModel& model);
   store::DiscoveryRoots DiscoveryRootsFor(const Paths& paths, const Config& config) const;
   store::CacheRoots CacheRootsFor(const Paths& paths) const;
-
-  Result<HttpClient*> http();
 
   Deps deps_;
   // Destroyed in reverse order: the recorders before the store they write to.

@@ -260,6 +260,9 @@ std::string InstalledSlug(const store::InstalledModel& m) {
     base = m.primary_path.stem().string();
   }
   if (base.empty() || base.starts_with("sha256-")) base = m.name;
+  if (base.size() > 5 && AsciiLower(base.substr(base.size() - 5)) == ".gguf") {
+    base.resize(base.size() - 5);
+  }
   std::string slug;
   for (char c : base) {
     const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -273,6 +276,14 @@ std::string InstalledSlug(const store::InstalledModel& m) {
   while (!slug.empty() && (slug.back() == '-' || slug.back() == '.')) slug.pop_back();
   while (!slug.empty() && (slug.front() == '-' || slug.front() == '.')) slug.erase(slug.begin());
   return slug.empty() ? "model" : slug;
+}
+
+bool NamesInstalled(const store::InstalledModel& m, std::string_view text) {
+  const std::string entry_id =
+      m.metadata.contains("entry") ? m.metadata["entry"].value("id", "") : "";
+  return EqualsIgnoreCase(m.id, text) || EqualsIgnoreCase(m.name, text) ||
+         (!m.catalog_id.empty() && EqualsIgnoreCase(m.catalog_id, text)) ||
+         (!entry_id.empty() && EqualsIgnoreCase(entry_id, text));
 }
 
 CatalogEntry EntryForInstalled(const store::InstalledModel& m) {

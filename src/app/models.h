@@ -90,6 +90,10 @@ CatalogEntry EntryFromGgufFile(const std::filesystem::path& path, std::string_vi
 // ("qwen2.5-coder-3b-instruct-q4_k_m", "gemma2-2b").
 std::string InstalledSlug(const store::InstalledModel& model);
 
+// True when `text` names `model`: its store id, display name, catalog id or
+// catalog entry id (case-insensitive).
+bool NamesInstalled(const store::InstalledModel& model, std::string_view text);
+
 // The catalog entry an installed model stands for (see ModelIndex::Build).
 CatalogEntry EntryForInstalled(const store::InstalledModel& model);
 

@@ -7,7 +7,6 @@
 #include "app/app.h"
 #include "core/log.h"
 #include "core/strings.h"
-#include "fetch/curl_http_client.h"
 #include "fit/settings.h"
 #include "gguf/parser.h"
 #include "gguf/summary.h"
@@ -168,17 +167,12 @@ Result<App::RunPlan> App::PlanRun(const RunQuery& query) {
   return plan;
 }
 
-Result<HttpClient*> App::http() {
-  if (!deps_.http) deps_.http = std::make_shared<CurlHttpClient>();
-  return deps_.http.get();
-}
-
 Result<std::unique_ptr<runtime::SessionManager>> App::OpenSession(const RunPlan& plan) {
   ASSIGN_OR_RETURN(const Config* c, config());
   ASSIGN_OR_RETURN(const HardwareInfo* hw, Hardware());
   runtime::BackendContext context;
   if (plan.spec.backend != runtime::kDefaultBackend) {
-    ASSIGN_OR_RETURN(context.http, http());
+    context.http = &http();
   }
   context.env = deps_.env;
   context.clock = deps_.clock;

@@ -22,16 +22,6 @@ fs::path Absolute(const fs::path& p) {
   return ec ? p : a.lexically_normal();
 }
 
-// True when `text` names `m`: its store id, display name, catalog id or
-// catalog entry id (case-insensitive).
-bool Names(const store::InstalledModel& m, std::string_view text) {
-  const std::string entry_id =
-      m.metadata.contains("entry") ? m.metadata["entry"].value("id", "") : "";
-  return EqualsIgnoreCase(m.id, text) || EqualsIgnoreCase(m.name, text) ||
-         (!m.catalog_id.empty() && EqualsIgnoreCase(m.catalog_id, text)) ||
-         (!entry_id.empty() && EqualsIgnoreCase(entry_id, text));
-}
-
 }  // namespace
 
 Result<std::string> App::UniqueEntryId(const store::InstalledModel& m) {
@@ -93,7 +83,7 @@ Result<store::InstalledModel> App::FindInstalled(std::string_view ref) {
   if (text.starts_with("file://")) text.remove_prefix(7);
   const fs::path as_path = Absolute(fs::path(text));
   for (const store::InstalledModel& m : *all) {
-    if (Names(m, ref) || m.primary_path == as_path) {
+    if (NamesInstalled(m, ref) || m.primary_path == as_path) {
       return m;
     }
   }
@@ -290,7 +280,7 @@ Result<store::ShareResult> App::Share(std::string_view ref, std::string_view too
 Result<store::Removal> App::Remove(std::string_view ref, bool force) {
   ASSIGN_OR_RETURN(store::InstalledModel m, FindInstalled(ref));
   ASSIGN_OR_RETURN(std::optional<std::string> def, DefaultModel());
-  if (def && !force && Names(m, *def)) {
+  if (def && !force && NamesInstalled(m, *def)) {
     return FailedPreconditionError(m.id +
                                    " is the default model; set another with `hangar "
                                    "default ID`, or remove it anyway with --force");
@@ -321,7 +311,7 @@ Result<App::PruneResult> App::Prune(store::PruneOptions options, bool dry_run) {
   ASSIGN_OR_RETURN(std::optional<std::string> def, DefaultModel());
   if (def) {
     for (const store::InstalledModel& m : *installed) {
-      if (Names(m, *def)) options.keep.insert(m.id);
+      if (NamesInstalled(m, *def)) options.keep.insert(m.id);
     }
   }
   PruneResult out;

@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "core/units.h"
+#include "fetch/http_headers.h"
 #include "gguf/ggml_types.h"
 #include "gguf/summary.h"
 
@@ -21,9 +22,12 @@ std::string Opt(const std::optional<uint64_t>& v) { return v ? std::to_string(*v
 
 std::string Count(uint64_t n) {
   char buf[32];
-  if (n >= 1'000'000'000) std::snprintf(buf, sizeof buf, "%.2fB", static_cast<double>(n) / 1e9);
-  else if (n >= 1'000'000) std::snprintf(buf, sizeof buf, "%.1fM", static_cast<double>(n) / 1e6);
-  else std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(n));
+  if (n >= 1'000'000'000)
+    std::snprintf(buf, sizeof buf, "%.2fB", static_cast<double>(n) / 1e9);
+  else if (n >= 1'000'000)
+    std::snprintf(buf, sizeof buf, "%.1fM", static_cast<double>(n) / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(n));
   return buf;
 }
 
@@ -40,6 +44,9 @@ void RunInspect(Context& ctx, const InspectFlags& f) {
       }
       j["metadata"] = md;
     }
+    if (!r->remote_url.empty()) {
+      j["remote"] = {{"url", RedactUrl(r->remote_url)}, {"range_requests", r->remote_requests}};
+    }
     return ctx.PrintJson(j);
   }
   std::string files;
@@ -55,13 +62,16 @@ void RunInspect(Context& ctx, const InspectFlags& f) {
     experts = Opt(s.expert_used_count) + " of " + Opt(s.expert_count) + " per token";
   }
   std::vector<std::pair<std::string, std::string>> rows = {
-      {"File", files},
+      {"File", files + (r->remote_url.empty()
+                            ? ""
+                            : " (remote: header read with " + std::to_string(r->remote_requests) +
+                                  " Range requests)")},
       {"GGUF version", std::to_string(s.version)},
       {"Architecture", s.architecture},
       {"Name", s.name.empty() ? "-" : s.name},
       {"Parameters", Count(s.parameter_count)},
-      {"File type", s.FileTypeTag().empty() ? "-"
-                                            : s.FileTypeTag() + (s.file_type_guessed ? " (guessed)" : "")},
+      {"File type",
+       s.FileTypeTag().empty() ? "-" : s.FileTypeTag() + (s.file_type_guessed ? " (guessed)" : "")},
       {"Context length", Opt(s.context_length)},
       {"Layers", Opt(s.block_count)},
       {"Embedding", Opt(s.embedding_length)},
@@ -70,18 +80,20 @@ void RunInspect(Context& ctx, const InspectFlags& f) {
       {"Head dims", "K " + Opt(s.key_length) + ", V " + Opt(s.value_length)},
       {"Sliding window", swa},
       {"Experts", experts},
-      {"Vocabulary", Opt(s.vocab_size) + (s.tokenizer_model.empty() ? "" : " (" + s.tokenizer_model + ")")},
+      {"Vocabulary",
+       Opt(s.vocab_size) + (s.tokenizer_model.empty() ? "" : " (" + s.tokenizer_model + ")")},
       {"BOS / EOS", Opt(s.bos_token_id) + " / " + Opt(s.eos_token_id)},
       {"Chat template", s.has_chat_template ? "yes" : "no"},
       {"Tensors", std::to_string(s.tensors.size()) + ", " + FormatBytes(s.tensor_bytes)},
-      {"Data offset", std::to_string(s.data_offset) + " (alignment " + std::to_string(s.alignment) + ")"},
+      {"Data offset",
+       std::to_string(s.data_offset) + " (alignment " + std::to_string(s.alignment) + ")"},
       {"File size", s.file_size ? FormatBytes(s.file_size) : "-"},
   };
   if (s.kv_lora_rank) rows.push_back({"MLA rank", Opt(s.kv_lora_rank)});
   ctx.Print(RenderKeyValues(rows, ctx.style));
 
-  Table mix({"TYPE", "TENSORS", "BYTES", "SHARE"},
-            {Table::Align::kLeft, Table::Align::kRight, Table::Align::kRight, Table::Align::kRight});
+  Table mix({"TYPE", "TENSORS", "BYTES", "SHARE"}, {Table::Align::kLeft, Table::Align::kRight,
+                                                    Table::Align::kRight, Table::Align::kRight});
   for (const auto& [type, share] : s.types) {
     char pct[16];
     std::snprintf(pct, sizeof pct, "%.1f%%",

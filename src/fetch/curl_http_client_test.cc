@@ -315,6 +315,17 @@ TEST_F(CurlHttpClientTest, StallIsUnavailable) {
   EXPECT_THAT(r, StatusHasMessage(HasSubstr("stalled")));
 }
 
+TEST_F(CurlHttpClientTest, TotalTimeoutIsUnavailable) {
+  server_.AddFile("/f.bin", Pattern(100'000));
+  server_.AddFault("/f.bin", Fault::StallAt(1'000));
+  HttpRequest req = Get(server_.Url("/f.bin"));
+  req.stall_timeout_ms = 0;
+  req.timeout_ms = 200;
+  auto r = client_.Fetch(req);
+  EXPECT_THAT(r, StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(r, StatusHasMessage(HasSubstr("timed out")));
+}
+
 TEST_F(CurlHttpClientTest, CancelPredicateStopsAStalledTransfer) {
   server_.AddFile("/f.bin", Pattern(100'000));
   server_.AddFault("/f.bin", Fault::StallAt(5'000));

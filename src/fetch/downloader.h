@@ -28,6 +28,21 @@
 // Memory stays small whatever the file size: connections write straight to
 // the partial file; the hasher reads it back in 4 MiB pieces.
 //
+// A Hugging Face file into the HF cache, for example:
+//
+//   CurlHttpClient http;  // one per process, wired in main()
+//   Downloader downloader(http);
+//   DownloadRequest req;
+//   req.sources = {{hub + "/org/repo/resolve/" + commit + "/" + path,
+//                   {{"Authorization", "Bearer " + token}}}};  // never sent to the CDN
+//   req.destination = repo_dir / "blobs" / sha256;
+//   req.partial_path = repo_dir / "blobs" / (sha256 + ".incomplete");
+//   req.lock_path = hub_cache / ".locks" / "models--org--repo" / (sha256 + ".lock");
+//   req.expected_sha256 = sha256;  // X-Linked-Etag / the tree listing's lfs.oid
+//   req.expected_size = size;
+//   ASSIGN_OR_RETURN(DownloadResult r, downloader.Download(req, options, on_progress));
+//   // r.first_response.FindHeader("X-Repo-Commit") comes from the hub's redirect.
+//
 // A Downloader is thread-safe: several downloads may run at once on one
 // object (each call has its own threads and state). The HttpClient is not
 // owned and must outlive it. Progress callbacks run on the calling thread.

@@ -6,6 +6,7 @@
 #include <span>
 
 #include "core/file_util.h"
+#include "fetch/url.h"
 #include "gguf/parser.h"
 
 namespace hangar::fetch {
@@ -30,6 +31,9 @@ Result<RemoteHeader> ReadRemoteHeader(HttpClient& http, const std::string& url,
     HttpRequest req;
     req.url = out.final_url.empty() ? url : out.final_url;
     req.headers = headers;
+    // Straight to the CDN after the first redirect: without the credentials
+    // meant for the first origin.
+    if (!SameOrigin(req.url, url)) StripCredentials(req.headers);
     req.range = ByteRange{out.prefix.size(), want - 1};
     req.timeout_ms = 120'000;
     bool ranged = true;
