@@ -536,5 +536,16 @@ TEST_F(PullUrlTest, PlainUrlFromNginxIntoTheBlobStore) {
   EXPECT_TRUE(Json(Run({"list", "--json"})).empty());
 }
 
+TEST_F(PullUrlTest, AFileThatIsNotGgufIsFetchedWithANote) {
+  std::string junk = "GGUF\x03";
+  junk.append(3, '\0');
+  for (int i = 0; i < 300000; ++i) junk += static_cast<char>((i * 2654435761u) >> 13);
+  ASSERT_TRUE(WriteFileAtomic(home_ / "www/junk.gguf", junk).ok());
+  nlohmann::json r = Last(Run({"pull", nginx_->Url("/junk.gguf"), "--json"}));
+  EXPECT_EQ(r["status"], "success");
+  EXPECT_EQ(r["checksum"], "sha256:" + FakeHub::Sha256Of(junk));
+  EXPECT_THAT(r["fit_note"].get<std::string>(), HasSubstr("fit not checked"));
+}
+
 }  // namespace
 }  // namespace hangar

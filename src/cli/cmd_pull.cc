@@ -173,7 +173,9 @@ bool PullOne(Context& ctx, const std::string& ref, const PullFlags& f, ProgressV
                          "` again to resume");
     }
     if (ctx.json) {
-      *ctx.out << nlohmann::json({{"error", s.message()}}).dump() << "\n";
+      *ctx.out << nlohmann::json({{"error", s.message()}})
+                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+               << "\n";
       ctx.exit_code = kExitFailure;
       *ctx.err << "hangar: error: " << s.message() << "\n";
     } else {
@@ -183,7 +185,8 @@ bool PullOne(Context& ctx, const std::string& ref, const PullFlags& f, ProgressV
   }
   if (ctx.json) {
     view.Status("writing manifest");
-    *ctx.out << ReportJson(*r).dump() << "\n";
+    *ctx.out << ReportJson(*r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+             << "\n";
     return true;
   }
   const store::InstalledModel& m = r->model;

@@ -218,7 +218,8 @@ void RunExport(Context& ctx, const std::string& file) {
   auto doc = ctx.app().Export();
   if (!doc.ok()) return ctx.Fail(doc.status());
   if (file.empty() || file == "-") return ctx.PrintJson(*doc);
-  Status s = WriteFileAtomic(file, doc->dump(2) + "\n");
+  Status s = WriteFileAtomic(
+      file, doc->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   if (!s.ok()) return ctx.Fail(s);
   if (ctx.json) return ctx.PrintJson({{"written", file}, {"models", (*doc)["models"].size()}});
   ctx.Print("Wrote " + std::to_string((*doc)["models"].size()) + " models to " + file + "\n");

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "core/strings.h"
+#include "fetch/curl_api.h"
 #include "fetch/url.h"
 
 namespace hangar {
@@ -21,17 +22,15 @@ int64_t NowMicros() {
       .count();
 }
 
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+// curl_global_init runs when libcurl is loaded (curl_api.cc).
+void GlobalInit() { (void)Curl(); }
 
 bool IsRedirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
 struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  void operator()(curl_slist* l) const { Curl().slist_free_all(l); }
 };
 
 // State of one exchange (one hop of a redirect chain) seen by the callbacks.
@@ -151,7 +150,7 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }
 
 Status CurlError(CURLcode rc, const char* errbuf, const std::string& url, const Exchange& ex) {
-  std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+  std::string detail = errbuf[0] != '\0' ? errbuf : Curl().easy_strerror(rc);
   while (!detail.empty() && detail.back() == '\n') detail.pop_back();
   std::string where = RedactUrl(url);
   switch (rc) {
@@ -179,7 +178,7 @@ CurlHttpClient::CurlHttpClient(CurlHttpClientOptions options) : options_(std::mo
 }
 
 CurlHttpClient::~CurlHttpClient() {
-  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+  for (void* h : idle_) Curl().easy_cleanup(static_cast<CURL*>(h));
 }
 
 void* CurlHttpClient::AcquireHandle() {
@@ -191,7 +190,7 @@ void* CurlHttpClient::AcquireHandle() {
       return h;
     }
   }
-  return curl_easy_init();
+  return Curl().easy_init();
 }
 
 void CurlHttpClient::ReleaseHandle(void* handle) {
@@ -202,11 +201,12 @@ void CurlHttpClient::ReleaseHandle(void* handle) {
       return;
     }
   }
-  curl_easy_cleanup(static_cast<CURL*>(handle));
+  Curl().easy_cleanup(static_cast<CURL*>(handle));
 }
 
 Result<HttpResponse> CurlHttpClient::Stream(const HttpRequest& request,
                                             const HttpStreamHandler& handler) {
+  RETURN_IF_ERROR(CurlStatus());
   RETURN_IF_ERROR(ParseUrl(request.url).status());
   CURL* curl = static_cast<CURL*>(AcquireHandle());
   if (curl == nullptr) return InternalError("cannot create a libcurl handle");
@@ -230,7 +230,7 @@ Result<HttpResponse> CurlHttpClient::Stream(const HttpRequest& request,
       StripCredentials(headers);
       credentials_dropped = true;
     }
-    curl_easy_reset(curl);
+    Curl().easy_reset(curl);
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
     Exchange ex;
@@ -243,7 +243,7 @@ Result<HttpResponse> CurlHttpClient::Stream(const HttpRequest& request,
 
     std::unique_ptr<curl_slist, SlistDeleter> list;
     auto append = [&](const std::string& line) {
-      list.reset(curl_slist_append(list.release(), line.c_str()));
+      list.reset(Curl().slist_append(list.release(), line.c_str()));
     };
     for (const auto& [k, v] : headers.entries()) append(k + ": " + v);
     append("Expect:");  // no 100-continue round trip for request bodies
@@ -253,60 +253,61 @@ Result<HttpResponse> CurlHttpClient::Stream(const HttpRequest& request,
     std::string range;
     if (request.range) range = request.range->ToHeaderValue().substr(6);
 
-    curl_easy_setopt(curl, CURLOPT_URL, response.url.c_str());
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list.get());
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, static_cast<long>(options_.receive_buffer_bytes));
+    Curl().easy_setopt(curl, CURLOPT_URL, response.url.c_str());
+    Curl().easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    Curl().easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    Curl().easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    Curl().easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    Curl().easy_setopt(curl, CURLOPT_HTTPHEADER, list.get());
+    Curl().easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    Curl().easy_setopt(curl, CURLOPT_BUFFERSIZE, static_cast<long>(options_.receive_buffer_bytes));
     if (!options_.ca_bundle.empty())
-      curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle.c_str());
-    if (!range.empty()) curl_easy_setopt(curl, CURLOPT_RANGE, range.c_str());
+      Curl().easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+    if (!range.empty()) Curl().easy_setopt(curl, CURLOPT_RANGE, range.c_str());
     switch (method) {
       case HttpMethod::kGet:
-        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+        Curl().easy_setopt(curl, CURLOPT_HTTPGET, 1L);
         break;
       case HttpMethod::kHead:
-        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+        Curl().easy_setopt(curl, CURLOPT_NOBODY, 1L);
         break;
       case HttpMethod::kPost:
-        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        Curl().easy_setopt(curl, CURLOPT_POST, 1L);
         break;
       case HttpMethod::kPut:
       case HttpMethod::kDelete:
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, std::string(HttpMethodName(method)).c_str());
+        Curl().easy_setopt(curl, CURLOPT_CUSTOMREQUEST,
+                           std::string(HttpMethodName(method)).c_str());
         break;
     }
     if (send_body && method != HttpMethod::kGet && method != HttpMethod::kHead) {
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                       static_cast<curl_off_t>(request.body.size()));
+      Curl().easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+      Curl().easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                         static_cast<curl_off_t>(request.body.size()));
     }
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(request.connect_timeout_ms));
+    Curl().easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                       static_cast<long>(request.connect_timeout_ms));
     if (request.timeout_ms > 0) {
       int64_t left_ms = request.timeout_ms - (NowMicros() - start_us) / 1000;
       if (left_ms <= 0) {
         return UnavailableError("request to " + RedactUrl(request.url) + " timed out after " +
                                 std::to_string(request.timeout_ms) + " ms (redirects)");
       }
-      curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(left_ms));
+      Curl().easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(left_ms));
     }
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &ex);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ex);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &OnProgress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &ex);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    Curl().easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader);
+    Curl().easy_setopt(curl, CURLOPT_HEADERDATA, &ex);
+    Curl().easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
+    Curl().easy_setopt(curl, CURLOPT_WRITEDATA, &ex);
+    Curl().easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+    Curl().easy_setopt(curl, CURLOPT_XFERINFODATA, &ex);
+    Curl().easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 
-    CURLcode rc = curl_easy_perform(curl);
+    CURLcode rc = Curl().easy_perform(curl);
     if (!ex.abort.ok()) return ex.abort;
     if (rc != CURLE_OK) return CurlError(rc, errbuf, response.url, ex);
     long code = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    Curl().easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
     ex.status = static_cast<int>(code);
     ex.DecideMode();
 

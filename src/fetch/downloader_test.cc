@@ -367,7 +367,9 @@ TEST_F(DownloaderTest, NotEnoughFreeSpaceIsResourceExhaustedWithNumbers) {
 
 TEST_F(DownloaderTest, CancelKeepsTheVerifiedPrefixAndResumes) {
   FileOptions slow;
-  slow.bytes_per_second = 8 * kMiB;
+  // Slow enough that the 6 MiB cannot finish between two progress events
+  // (every 200 ms), however busy the machine.
+  slow.bytes_per_second = 1 * kMiB;
   server_.SetFileOptions("/model.gguf", slow);
   DownloadRequest req = Request();
   std::atomic<bool> stop{false};

@@ -41,7 +41,7 @@ std::string PullStatusJson(const PullStatus& s) {
   if (s.total > 0) j["total"] = s.total;
   if (s.total > 0 || s.completed > 0) j["completed"] = s.completed;
   if (!s.detail.empty()) j["detail"] = s.detail;
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace hangar

@@ -5,20 +5,21 @@
 #include <memory>
 
 #include "core/strings.h"
+#include "fetch/curl_api.h"
 
 namespace hangar {
 namespace {
 
 struct UrlHandleDeleter {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
+  void operator()(CURLU* u) const { Curl().url_cleanup(u); }
 };
 using UrlHandle = std::unique_ptr<CURLU, UrlHandleDeleter>;
 
 std::string Part(CURLU* u, CURLUPart part, unsigned flags = 0) {
   char* out = nullptr;
-  if (curl_url_get(u, part, &out, flags) != CURLUE_OK || out == nullptr) return "";
+  if (Curl().url_get(u, part, &out, flags) != CURLUE_OK || out == nullptr) return "";
   std::string s(out);
-  curl_free(out);
+  Curl().free(out);
   return s;
 }
 
@@ -32,11 +33,12 @@ Status Invalid(std::string_view text, std::string_view why) {
 std::string Url::Origin() const { return scheme + "://" + host + ":" + std::to_string(port); }
 
 Result<Url> ParseUrl(std::string_view text) {
-  UrlHandle u(curl_url());
+  RETURN_IF_ERROR(CurlStatus());
+  UrlHandle u(Curl().url());
   if (!u) return InternalError("out of memory parsing a URL");
   std::string s(text);
-  CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, s.c_str(), 0);
-  if (rc != CURLUE_OK) return Invalid(text, curl_url_strerror(rc));
+  CURLUcode rc = Curl().url_set(u.get(), CURLUPART_URL, s.c_str(), 0);
+  if (rc != CURLUE_OK) return Invalid(text, Curl().url_strerror(rc));
   Url url;
   url.scheme = AsciiLower(Part(u.get(), CURLUPART_SCHEME));
   if (url.scheme != "http" && url.scheme != "https") return Invalid(text, "scheme is not http(s)");
@@ -51,13 +53,14 @@ Result<Url> ParseUrl(std::string_view text) {
 }
 
 Result<std::string> ResolveUrl(std::string_view base, std::string_view reference) {
-  UrlHandle u(curl_url());
+  RETURN_IF_ERROR(CurlStatus());
+  UrlHandle u(Curl().url());
   if (!u) return InternalError("out of memory parsing a URL");
   std::string b(base), r(reference);
-  CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, b.c_str(), 0);
-  if (rc != CURLUE_OK) return Invalid(base, curl_url_strerror(rc));
-  rc = curl_url_set(u.get(), CURLUPART_URL, r.c_str(), 0);
-  if (rc != CURLUE_OK) return Invalid(reference, curl_url_strerror(rc));
+  CURLUcode rc = Curl().url_set(u.get(), CURLUPART_URL, b.c_str(), 0);
+  if (rc != CURLUE_OK) return Invalid(base, Curl().url_strerror(rc));
+  rc = Curl().url_set(u.get(), CURLUPART_URL, r.c_str(), 0);
+  if (rc != CURLUE_OK) return Invalid(reference, Curl().url_strerror(rc));
   std::string out = Part(u.get(), CURLUPART_URL);
   RETURN_IF_ERROR(ParseUrl(out).status());
   return out;

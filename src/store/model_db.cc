@@ -48,21 +48,22 @@ Status ModelDb::Put(const InstalledModel& m) {
       if (use_count == 0) use_count = old->Int(1);
     }
     RETURN_IF_ERROR(db_.Exec("DELETE FROM models WHERE id = ?", {Text(m.id)}));
-    const SqlValue row[] = {Text(m.id),
-                            Text(m.name),
-                            Text(m.source),
-                            Text(m.ref),
-                            OptText(m.revision),
-                            OptText(m.catalog_id),
-                            Text(m.format),
-                            Text(m.primary_path.string()),
-                            Int(static_cast<int64_t>(m.size_bytes)),
-                            OptText(m.digest),
-                            Int(m.managed ? 1 : 0),
-                            Int(m.installed_at),
-                            last_used == 0 ? SqlValue{} : Int(last_used),
-                            Int(use_count),
-                            Text(m.metadata.dump())};
+    const SqlValue row[] = {
+        Text(m.id),
+        Text(m.name),
+        Text(m.source),
+        Text(m.ref),
+        OptText(m.revision),
+        OptText(m.catalog_id),
+        Text(m.format),
+        Text(m.primary_path.string()),
+        Int(static_cast<int64_t>(m.size_bytes)),
+        OptText(m.digest),
+        Int(m.managed ? 1 : 0),
+        Int(m.installed_at),
+        last_used == 0 ? SqlValue{} : Int(last_used),
+        Int(use_count),
+        Text(m.metadata.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))};
     RETURN_IF_ERROR(db_.Exec(std::string("INSERT INTO models(") + kModelColumns +
                                  ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              row));

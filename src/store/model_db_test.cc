@@ -96,6 +96,15 @@ TEST_F(ModelDbTest, SharedBlobsAndPaths) {
   EXPECT_FALSE(models.FindByPath("/elsewhere")->has_value());
 }
 
+// GGUF headers are untrusted: a name that is not UTF-8 is stored, not fatal.
+TEST_F(ModelDbTest, MetadataThatIsNotUtf8IsKept) {
+  ModelDb models(*db_);
+  InstalledModel m = Model("bad", "/blobs/1");
+  m.metadata["name"] = std::string("caf\xe9 \xff\xfe", 7);
+  ASSERT_OK(models.Put(m));
+  ASSERT_TRUE(models.Get("bad")->has_value());
+}
+
 TEST_F(ModelDbTest, ExportHasTheSpecifiedShape) {
   ModelDb models(*db_);
   InstalledModel m = Model("qwen2.5-coder-3b-q4", "/blobs/1");

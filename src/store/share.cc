@@ -165,7 +165,8 @@ Result<ShareResult> ShareWithOllama(const InstalledModel& model, const fs::path&
       {"os", "linux"},
       {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}},
   };
-  const std::string config_text = config.dump();
+  const std::string config_text =
+      config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   Sha256 ch;
   ch.Update(config_text);
   const std::string config_hex = ch.FinishHex();
@@ -180,7 +181,8 @@ Result<ShareResult> ShareWithOllama(const InstalledModel& model, const fs::path&
       {"layers", layers},
   };
   result.index = ollama_models / "manifests" / std::string(kOllamaHost) / ns / short_name / tag;
-  RETURN_IF_ERROR(WriteFileAtomic(result.index, manifest.dump()));
+  RETURN_IF_ERROR(WriteFileAtomic(
+      result.index, manifest.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   return result;
 }
 
