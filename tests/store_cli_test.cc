@@ -119,6 +119,19 @@ TEST_F(StoreCliTest, DiscoverRegistersOtherToolsModelsInPlace) {
   EXPECT_FALSE(ok["size"]);
 }
 
+TEST_F(StoreCliTest, ImportNamesTheIdToRunItBy) {
+  const fs::path src = MakeModel(home_ / "downloads/Tiny-Chat-Q8_0.gguf");
+  ProcessResult r = Run({"import", src.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json listed = Json(Run({"list", "--installed", "--json"}));
+  ASSERT_EQ(listed.size(), 1u);
+  const std::string id = listed[0]["id"];
+  EXPECT_EQ(id.find('/'), std::string::npos) << id;  // a short id, not a path or URI
+  EXPECT_THAT(r.out, HasSubstr("Imported " + id + " ("));
+  EXPECT_THAT(r.out, HasSubstr("run it: hangar run " + id));
+  EXPECT_EQ(Run({"info", id}).exit_code, 0);
+}
+
 TEST_F(StoreCliTest, ImportShareRemoveAndExport) {
   const fs::path src = MakeModel(home_ / "downloads/my-model-Q8_0.gguf");
   const std::string sha = Sha256File(src).value();

@@ -278,9 +278,17 @@ std::string InstalledSlug(const store::InstalledModel& m) {
   return slug.empty() ? "model" : slug;
 }
 
+std::string EntryIdOf(const store::InstalledModel& m) {
+  const auto it = m.metadata.find("entry");
+  if (it != m.metadata.end() && it->is_object()) {
+    std::string id = it->value("id", "");
+    if (!id.empty()) return id;
+  }
+  return m.id;
+}
+
 bool NamesInstalled(const store::InstalledModel& m, std::string_view text) {
-  const std::string entry_id =
-      m.metadata.contains("entry") ? m.metadata["entry"].value("id", "") : "";
+  const std::string entry_id = EntryIdOf(m);
   return EqualsIgnoreCase(m.id, text) || EqualsIgnoreCase(m.name, text) ||
          (!m.catalog_id.empty() && EqualsIgnoreCase(m.catalog_id, text)) ||
          (!entry_id.empty() && EqualsIgnoreCase(entry_id, text));

@@ -94,6 +94,10 @@ std::string InstalledSlug(const store::InstalledModel& model);
 // catalog entry id (case-insensitive).
 bool NamesInstalled(const store::InstalledModel& model, std::string_view text);
 
+// The id a person types for an installed model: its catalog entry's id
+// (metadata["entry"], a short slug) when it has one, else its store id.
+std::string EntryIdOf(const store::InstalledModel& model);
+
 // The catalog entry an installed model stands for (see ModelIndex::Build).
 CatalogEntry EntryForInstalled(const store::InstalledModel& model);
 

@@ -199,6 +199,7 @@ bool PullOne(Context& ctx, const std::string& ref, const PullFlags& f, ProgressV
   ctx.Print(line + "\n  " + m.primary_path.string() + "\n");
   if (r->fit) ctx.Print("  fits: " + r->fit->reason + "\n");
   if (!r->fit_note.empty()) ctx.Print("  " + r->fit_note + "\n");
+  if (m.format == "gguf") ctx.Print("  run it: hangar run " + app::EntryIdOf(m) + "\n");
   return true;
 }
 

@@ -53,7 +53,7 @@ void RunDiscover(Context& ctx) {
             {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight});
     for (const store::InstalledModel& m : r->report.models) {
       const bool added = std::find(r->added.begin(), r->added.end(), m.id) != r->added.end();
-      t.AddRow({m.id, m.source, FormatBytesDecimal(m.size_bytes),
+      t.AddRow({app::EntryIdOf(m), m.source, FormatBytesDecimal(m.size_bytes),
                 added ? ctx.style.Green("registered") : "already known"});
     }
     ctx.Print(t.Render(ctx.style));
@@ -78,10 +78,10 @@ void RunImport(Context& ctx, const ImportFlags& f) {
   if (!m.ok()) return ctx.Fail(m.status());
   if (ctx.json) return ctx.PrintJson(ModelJson(*m));
   ctx.Print(
-      "Imported " + m->id + " (" + FormatBytesDecimal(m->size_bytes) + ", " +
+      "Imported " + app::EntryIdOf(*m) + " (" + FormatBytesDecimal(m->size_bytes) + ", " +
       m->metadata.value("architecture", "?") + " " + m->metadata.value("quantization", "") + ")" +
       (mode == app::App::ImportMode::kLink ? ", in place" : ", into " + m->primary_path.string()) +
-      "\n");
+      "\n  run it: hangar run " + app::EntryIdOf(*m) + "\n");
 }
 
 struct ShareFlags {
@@ -159,8 +159,8 @@ void RunCache(Context& ctx) {
                {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight, Table::Align::kLeft,
                 Table::Align::kRight});
   for (const store::InstalledModel& m : r->models) {
-    models.AddRow({m.id, m.source, FormatBytesDecimal(m.size_bytes), Ago(m.last_used, now),
-                   std::to_string(m.use_count)});
+    models.AddRow({app::EntryIdOf(m), m.source, FormatBytesDecimal(m.size_bytes),
+                   Ago(m.last_used, now), std::to_string(m.use_count)});
   }
   if (models.rows() > 0) ctx.Print(models.Render(ctx.style) + "\n");
   uint64_t partial_bytes = 0;
@@ -168,9 +168,10 @@ void RunCache(Context& ctx) {
   uint64_t orphan_bytes = 0;
   for (const auto& p : r->usage.orphan_blobs) orphan_bytes += p.bytes;
   ctx.Print("Total " + FormatBytesDecimal(r->usage.total_bytes) + " in " +
-            std::to_string(r->models.size()) + " models; partial downloads " +
-            FormatBytesDecimal(partial_bytes) + " (" + std::to_string(r->usage.partials.size()) +
-            "), unused blobs " + FormatBytesDecimal(orphan_bytes) + "; reclaimable " +
+            std::to_string(r->models.size()) + (r->models.size() == 1 ? " model" : " models") +
+            "; partial downloads " + FormatBytesDecimal(partial_bytes) + " (" +
+            std::to_string(r->usage.partials.size()) + "), unused blobs " +
+            FormatBytesDecimal(orphan_bytes) + "; reclaimable " +
             FormatBytesDecimal(r->usage.reclaimable_bytes) + "\n");
   if (!r->stale_removed.empty()) {
     ctx.Print("Removed " + std::to_string(r->stale_removed.size()) +
@@ -204,7 +205,7 @@ void RunPrune(Context& ctx, const PruneFlags& f) {
   if (ctx.json) return ctx.PrintJson(store::ToJson(r->plan, f.dry_run));
   const int64_t now = Now();
   for (const store::InstalledModel& m : r->plan.remove) {
-    ctx.Print(std::string(f.dry_run ? "would remove " : "removed ") + m.id + " (" +
+    ctx.Print(std::string(f.dry_run ? "would remove " : "removed ") + app::EntryIdOf(m) + " (" +
               FormatBytesDecimal(m.size_bytes) + ", last used " + Ago(m.last_used, now) + ")\n");
   }
   for (const std::string& note : r->plan.notes) ctx.Print("note: " + note + "\n");
