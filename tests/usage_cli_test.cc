@@ -243,6 +243,32 @@ TEST_F(UsageCliTest, PsForgetsAProcessThatWasKilled) {
   EXPECT_TRUE(Json({"ps"}).empty());
 }
 
+TEST_F(UsageCliTest, ALoadedModelIsNotRemovedWithoutForce) {
+  const fs::path copy = home_ / "models" / "held-tiny.gguf";
+  fs::create_directories(copy.parent_path());
+  fs::copy_file(*model_, copy);
+  ASSERT_EQ(Run({"import", copy.string(), "--copy"}).exit_code, 0);
+  ChatProcess chat({HANGAR_BIN, "run", "held-tiny", "--chat", "--threads", "1", "--ctx", "512",
+                    "--max-tokens", "2"},
+                   Env());
+  chat.Say("hello\n");
+  nlohmann::json ps;
+  for (int i = 0; i < 600 && ps.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ps = Json({"ps"});
+  }
+  ASSERT_EQ(ps.size(), 1u);
+  ProcessResult refused = Run({"rm", "held-tiny"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("loaded by `hangar run` (pid " + std::to_string(chat.pid())));
+  // Pruning everything keeps it too.
+  nlohmann::json plan = Json({"cache", "prune", "--max-size", "0", "--dry-run"});
+  EXPECT_TRUE(plan["removed"].empty()) << plan.dump();
+  chat.Say("/bye\n");
+  EXPECT_EQ(chat.Finish(), 0);
+  EXPECT_EQ(Run({"rm", "held-tiny"}).exit_code, 0);
+}
+
 TEST_F(UsageCliTest, IdleTtlComesFromTheConfig) {
   WriteConfig("[runtime]\nidle_ttl = 0\n");
   ChatProcess chat({HANGAR_BIN, "run", model_->string(), "--chat", "--threads", "1", "--ctx", "512",

@@ -272,7 +272,8 @@ class App {
                                    std::string_view name);
 
   // Removes an installed model (store/cache.h RemoveModel). The default model
-  // is refused with FailedPrecondition unless `force`.
+  // and a model a running hangar process has loaded (Processes) are refused
+  // with FailedPrecondition unless `force`.
   Result<store::Removal> Remove(std::string_view ref, bool force);
 
   struct CacheReport {
@@ -286,8 +287,8 @@ class App {
     store::PrunePlan plan;
     std::vector<store::Removal> removed;  // empty for a dry run
   };
-  // Plans (and unless `dry_run` carries out) a prune; the default model is
-  // kept.
+  // Plans (and unless `dry_run` carries out) a prune; the default model and
+  // models running processes have loaded are kept.
   Result<PruneResult> Prune(store::PruneOptions options, bool dry_run);
 
   // The installed models as the export document (store/model_db.h).

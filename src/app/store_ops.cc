@@ -14,6 +14,17 @@
 namespace hangar::app {
 namespace {
 
+// The running process that holds `m` loaded, or null. A process names its
+// model by the id it was run by, or by the file name when run by path.
+const App::ProcessView* LoadedBy(const store::InstalledModel& m,
+                                 const std::vector<App::ProcessView>& live) {
+  const std::string file = m.primary_path.filename().string();
+  for (const App::ProcessView& p : live) {
+    if (NamesInstalled(m, p.entry.model) || p.entry.model == file) return &p;
+  }
+  return nullptr;
+}
+
 namespace fs = std::filesystem;
 
 fs::path Absolute(const fs::path& p) {
@@ -285,6 +296,14 @@ Result<store::Removal> App::Remove(std::string_view ref, bool force) {
                                    " is the default model; set another with `hangar "
                                    "default ID`, or remove it anyway with --force");
   }
+  if (!force) {
+    ASSIGN_OR_RETURN(std::vector<ProcessView> live, Processes());
+    if (const ProcessView* holder = LoadedBy(m, live)) {
+      return FailedPreconditionError(
+          EntryIdOf(m) + " is loaded by `hangar " + holder->entry.command + "` (pid " +
+          std::to_string(holder->entry.pid) + "); stop it first, or remove it anyway with --force");
+    }
+  }
   ASSIGN_OR_RETURN(store::StateDb * db, state());
   store::ModelDb models(*db);
   ASSIGN_OR_RETURN(store::Removal r, store::RemoveModel(m, models));
@@ -309,9 +328,10 @@ Result<App::PruneResult> App::Prune(store::PruneOptions options, bool dry_run) {
   if (options.now == 0) options.now = clock.NowUnixSeconds();
   ASSIGN_OR_RETURN(const std::vector<store::InstalledModel>* installed, Installed());
   ASSIGN_OR_RETURN(std::optional<std::string> def, DefaultModel());
-  if (def) {
-    for (const store::InstalledModel& m : *installed) {
-      if (NamesInstalled(m, *def)) options.keep.insert(m.id);
+  ASSIGN_OR_RETURN(std::vector<ProcessView> live, Processes());
+  for (const store::InstalledModel& m : *installed) {
+    if ((def && NamesInstalled(m, *def)) || LoadedBy(m, live) != nullptr) {
+      options.keep.insert(m.id);
     }
   }
   PruneResult out;
