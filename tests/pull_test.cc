@@ -1,8 +1,10 @@
 // End-to-end tests of `hangar pull`, `outdated` and `update`: the real binary
 // in a private HOME against a fake Hugging Face hub + CDN and Ollama registry
 // (fake_hub.h) started on 127.0.0.1, and a real nginx for plain URLs.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -475,6 +477,56 @@ TEST_F(PullTest, InterruptKeepsThePartialAndSaysHowToResume) {
   EXPECT_EQ(r["resumed_bytes"].get<uint64_t>() + r["fetched_bytes"].get<uint64_t>(),
             fs::file_size(q8_));
   EXPECT_LT(CdnBytes() - sent, fs::file_size(q8_));  // the kept prefix was not fetched again
+}
+
+// On a terminal the progress is one line rewritten in place, with the
+// percentage, bytes, speed, ETA and connections; the verdict follows it.
+TEST_F(PullTest, TerminalProgressIsOneLineRewrittenInPlace) {
+  hub_.cdn().SetFileOptions(FakeHub::BlobPath(Sha(q8_)), Rate(4 * kMiB));
+  int master = -1;
+  int slave = -1;
+  ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+  std::vector<std::string> argv = Args({"pull", kRepo + ":Q8_0", "--no-fit-check"});
+  std::vector<std::string> env;
+  for (const auto& [k, v] : Env()) env.push_back(k + "=" + v);
+  std::vector<char*> argv_c, env_c;
+  for (std::string& a : argv) argv_c.push_back(a.data());
+  for (std::string& e : env) env_c.push_back(e.data());
+  argv_c.push_back(nullptr);
+  env_c.push_back(nullptr);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, STDOUT_FILENO);
+    ::dup2(slave, STDERR_FILENO);
+    ::close(master);
+    ::close(slave);
+    ::execve(argv_c[0], argv_c.data(), env_c.data());
+    ::_exit(127);
+  }
+  ::close(slave);
+  std::string err;
+  char buf[4096];
+  ssize_t n;
+  // The read fails (EIO) once the child has closed the terminal.
+  while ((n = ::read(master, buf, sizeof buf)) > 0) err.append(buf, static_cast<size_t>(n));
+  ::close(master);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << err;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << err;
+  const std::string redraw = "\r\033[Kpulling tiny-Q8_0.gguf";
+  size_t redraws = 0;
+  for (size_t at = err.find(redraw); at != std::string::npos; at = err.find(redraw, at + 1)) {
+    ++redraws;
+  }
+  EXPECT_GE(redraws, 3u) << err;  // over a second of download at 4 MiB/s per connection
+  EXPECT_THAT(err, ::testing::ContainsRegex("[0-9]+\\.[0-9]%"));
+  EXPECT_THAT(err, ::testing::ContainsRegex("[0-9.]+ [kMG]B/s"));
+  EXPECT_THAT(err, HasSubstr("ETA "));
+  EXPECT_THAT(err, HasSubstr("conn)"));
+  EXPECT_THAT(err, HasSubstr("verified tiny-Q8_0.gguf"));
 }
 
 TEST_F(PullTest, OutdatedAndUpdateFollowTheBranch) {
