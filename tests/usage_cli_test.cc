@@ -62,6 +62,21 @@ class UsageCliTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return nlohmann::json::parse(r.out.empty() ? "null" : r.out);
   }
+  // An interactive `hangar run` of `model` that answers in two tokens.
+  static std::vector<std::string> ChatArgs(const std::string& model) {
+    return {HANGAR_BIN, "run",   model, "--chat",       "--threads",
+            "1",        "--ctx", "512", "--max-tokens", "2"};
+  }
+  // `hangar ps` once a process has registered its model (the first answer
+  // loads it); waits at most a minute, a guard, not a measure.
+  nlohmann::json PsOnceLoaded() {
+    nlohmann::json ps;
+    for (int i = 0; i < 600 && ps.empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ps = Json({"ps"});
+    }
+    return ps;
+  }
   void WriteConfig(const std::string& text) {
     fs::create_directories(home_ / ".config/hangar");
     std::ofstream(home_ / ".config/hangar/config.toml") << text;
@@ -202,16 +217,9 @@ class ChatProcess {
 TEST_F(UsageCliTest, PsListsTheModelsOfRunningProcesses) {
   nlohmann::json none = Json({"ps"});
   EXPECT_TRUE(none.empty());
-  ChatProcess chat({HANGAR_BIN, "run", model_->string(), "--chat", "--threads", "1", "--ctx", "512",
-                    "--max-tokens", "2"},
-                   Env());
+  ChatProcess chat(ChatArgs(model_->string()), Env());
   chat.Say("hello\n");
-  // Wait for the model to be loaded (the first answer loads it); a guard, not a measure.
-  nlohmann::json ps;
-  for (int i = 0; i < 600 && ps.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ps = Json({"ps"});
-  }
+  nlohmann::json ps = PsOnceLoaded();
   ASSERT_EQ(ps.size(), 1u);
   EXPECT_EQ(ps[0]["pid"], chat.pid());
   EXPECT_EQ(ps[0]["model"], "tiny.gguf");
@@ -228,15 +236,9 @@ TEST_F(UsageCliTest, PsListsTheModelsOfRunningProcesses) {
 }
 
 TEST_F(UsageCliTest, PsForgetsAProcessThatWasKilled) {
-  ChatProcess chat({HANGAR_BIN, "run", model_->string(), "--chat", "--threads", "1", "--ctx", "512",
-                    "--max-tokens", "2"},
-                   Env());
+  ChatProcess chat(ChatArgs(model_->string()), Env());
   chat.Say("hello\n");
-  nlohmann::json ps;
-  for (int i = 0; i < 600 && ps.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ps = Json({"ps"});
-  }
+  nlohmann::json ps = PsOnceLoaded();
   ASSERT_EQ(ps.size(), 1u);
   ::kill(chat.pid(), SIGKILL);  // no chance to remove its row
   chat.Finish();
@@ -248,15 +250,9 @@ TEST_F(UsageCliTest, ALoadedModelIsNotRemovedWithoutForce) {
   fs::create_directories(copy.parent_path());
   fs::copy_file(*model_, copy);
   ASSERT_EQ(Run({"import", copy.string(), "--copy"}).exit_code, 0);
-  ChatProcess chat({HANGAR_BIN, "run", "held-tiny", "--chat", "--threads", "1", "--ctx", "512",
-                    "--max-tokens", "2"},
-                   Env());
+  ChatProcess chat(ChatArgs("held-tiny"), Env());
   chat.Say("hello\n");
-  nlohmann::json ps;
-  for (int i = 0; i < 600 && ps.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ps = Json({"ps"});
-  }
+  nlohmann::json ps = PsOnceLoaded();
   ASSERT_EQ(ps.size(), 1u);
   ProcessResult refused = Run({"rm", "held-tiny"});
   EXPECT_EQ(refused.exit_code, 1);
@@ -271,15 +267,9 @@ TEST_F(UsageCliTest, ALoadedModelIsNotRemovedWithoutForce) {
 
 TEST_F(UsageCliTest, IdleTtlComesFromTheConfig) {
   WriteConfig("[runtime]\nidle_ttl = 0\n");
-  ChatProcess chat({HANGAR_BIN, "run", model_->string(), "--chat", "--threads", "1", "--ctx", "512",
-                    "--max-tokens", "2"},
-                   Env());
+  ChatProcess chat(ChatArgs(model_->string()), Env());
   chat.Say("hello\n");
-  nlohmann::json ps;
-  for (int i = 0; i < 600 && ps.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ps = Json({"ps"});
-  }
+  nlohmann::json ps = PsOnceLoaded();
   ASSERT_EQ(ps.size(), 1u);
   EXPECT_TRUE(ps[0]["idle_until"].is_null());  // never unloaded for idleness
   EXPECT_THAT(Run({"ps"}).out, HasSubstr("never"));
