@@ -76,6 +76,12 @@ Status PostStream(HttpClient& http, const std::string& url, const nlohmann::json
   return lines.Finish();
 }
 
+nlohmann::json MessagesJson(std::span<const ChatMessage> messages) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const ChatMessage& m : messages) out.push_back({{"role", m.role}, {"content", m.content}});
+  return out;
+}
+
 void NormalizeL2(std::vector<float>& v) {
   double sum = 0;
   for (float x : v) sum += static_cast<double>(x) * x;

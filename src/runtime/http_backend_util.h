@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,9 @@ Result<nlohmann::json> GetJson(HttpClient& http, const std::string& url, const H
 Status PostStream(HttpClient& http, const std::string& url, const nlohmann::json& body,
                   const HttpHeaders& headers, const CancelFlag* cancel,
                   const std::function<Status(std::string_view line)>& on_line);
+
+// Chat messages as both APIs take them: [{"role": ..., "content": ...}]. Pure.
+nlohmann::json MessagesJson(std::span<const ChatMessage> messages);
 
 // L2 normalisation in place (a zero vector stays zero).
 void NormalizeL2(std::vector<float>& v);

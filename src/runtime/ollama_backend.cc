@@ -39,10 +39,7 @@ class OllamaBackend final : public Backend {
     RETURN_IF_ERROR(NeedModel());
     if (messages.empty()) return InvalidArgumentError("a chat needs at least one message");
     nlohmann::json body = Request(request);
-    body["messages"] = nlohmann::json::array();
-    for (const ChatMessage& m : messages) {
-      body["messages"].push_back({{"role", m.role}, {"content", m.content}});
-    }
+    body["messages"] = MessagesJson(messages);
     return Run("/api/chat", body, request, on_piece, [](const nlohmann::json& line) {
       const auto it = line.find("message");
       return it != line.end() && it->is_object() ? it->value("content", std::string())

@@ -44,10 +44,7 @@ class OpenAiBackend final : public Backend {
     RETURN_IF_ERROR(NeedModel());
     if (messages.empty()) return InvalidArgumentError("a chat needs at least one message");
     nlohmann::json body = Request(request);
-    body["messages"] = nlohmann::json::array();
-    for (const ChatMessage& m : messages) {
-      body["messages"].push_back({{"role", m.role}, {"content", m.content}});
-    }
+    body["messages"] = MessagesJson(messages);
     return Run("/chat/completions", body, request, on_piece, [](const nlohmann::json& choice) {
       const auto delta = choice.find("delta");
       if (delta == choice.end() || !delta->is_object()) return std::string();
