@@ -552,6 +552,29 @@ TEST_F(PullTest, OutdatedAndUpdateFollowTheBranch) {
   EXPECT_FALSE(Json(Run({"outdated", "--json"}))[0]["outdated"].get<bool>());
 }
 
+TEST_F(PullTest, OutdatedAndUpdateFollowTheOllamaManifest) {
+  const std::string old_digest = hub_.AddOllamaModel(
+      "library", "tiny", "q8", {{"application/vnd.ollama.image.model", ReadFile(q8_).value()}});
+  ASSERT_EQ(Run({"pull", "ollama://tiny:q8"}).exit_code, 0);
+  EXPECT_FALSE(Json(Run({"outdated", "--json"}))[0]["outdated"].get<bool>());
+  // The tag is pushed again with other weights: its manifest digest changes.
+  const fs::path q8_new = ModelFile(3);
+  const std::string new_digest = hub_.AddOllamaModel(
+      "library", "tiny", "q8", {{"application/vnd.ollama.image.model", ReadFile(q8_new).value()}});
+  ASSERT_NE(new_digest, old_digest);
+  nlohmann::json stale = Json(Run({"outdated", "--json"}));
+  ASSERT_EQ(stale.size(), 1u);
+  EXPECT_TRUE(stale[0]["outdated"].get<bool>()) << stale.dump();
+  EXPECT_EQ(stale[0]["latest_revision"], new_digest);
+  ProcessResult up = Run({"update", "ollama://tiny:q8"});
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  nlohmann::json list = Json(Run({"list", "--json"}));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["store"]["revision"], new_digest);
+  EXPECT_EQ(list[0]["store"]["digest"], Sha(q8_new));
+  EXPECT_FALSE(Json(Run({"outdated", "--json"}))[0]["outdated"].get<bool>());
+}
+
 class PullUrlTest : public PullTest {
  protected:
   void SetUp() override {
