@@ -90,17 +90,24 @@ void FakeHub::Routes() {
     *out = &it->second;
     return true;
   };
+  // `open` for routes of OWNER/NAME (params 0, 1) at a revision (param 2).
+  auto open_rev = [this, open](const TestRequest& req, TestResponse& res, const Repo** repo,
+                               const Commit** commit) {
+    if (!open(req, res, req.params[0] + "/" + req.params[1], repo)) return false;
+    *commit = Find(**repo, req.params[2]);
+    if (*commit == nullptr) {
+      res.SetJson(404, R"({"error":"Invalid rev id"})");
+      res.headers.Set("X-Error-Code", "RevisionNotFound");
+      return false;
+    }
+    return true;
+  };
   hub_.Route("GET", R"(/api/models/([^/]+)/([^/]+)/tree/([^/]+))",
-             [this, open](const TestRequest& req, TestResponse& res) {
+             [this, open_rev](const TestRequest& req, TestResponse& res) {
                std::lock_guard<std::mutex> lock(mu_);
                const Repo* repo = nullptr;
-               if (!open(req, res, req.params[0] + "/" + req.params[1], &repo)) return;
-               const Commit* c = Find(*repo, req.params[2]);
-               if (c == nullptr) {
-                 res.SetJson(404, R"({"error":"Invalid rev id"})");
-                 res.headers.Set("X-Error-Code", "RevisionNotFound");
-                 return;
-               }
+               const Commit* c = nullptr;
+               if (!open_rev(req, res, &repo, &c)) return;
                nlohmann::json list = nlohmann::json::array();
                for (size_t i = 0; i < c->files.size(); ++i) {
                  const FakeFile& f = c->files[i];
@@ -121,16 +128,11 @@ void FakeHub::Routes() {
                res.SetJson(200, list.dump());
              });
   hub_.Route("GET", R"(/([^/]+)/([^/]+)/resolve/([^/]+)/(.+))",
-             [this, open](const TestRequest& req, TestResponse& res) {
+             [this, open_rev](const TestRequest& req, TestResponse& res) {
                std::lock_guard<std::mutex> lock(mu_);
                const Repo* repo = nullptr;
-               if (!open(req, res, req.params[0] + "/" + req.params[1], &repo)) return;
-               const Commit* c = Find(*repo, req.params[2]);
-               if (c == nullptr) {
-                 res.SetJson(404, R"({"error":"Invalid rev id"})");
-                 res.headers.Set("X-Error-Code", "RevisionNotFound");
-                 return;
-               }
+               const Commit* c = nullptr;
+               if (!open_rev(req, res, &repo, &c)) return;
                for (size_t i = 0; i < c->files.size(); ++i) {
                  const FakeFile& f = c->files[i];
                  if (f.path != req.params[3]) continue;
