@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -45,7 +46,11 @@ Status WriteFileAtomic(const fs::path& path, std::string_view content) {
                               ec.message());
     }
   }
-  std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  // Unique per process and call: two threads writing one file never share
+  // a temporary file (the last rename wins, whole).
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = path.string() + ".tmp." + std::to_string(::getpid()) + "." +
+                    std::to_string(counter.fetch_add(1));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return UnavailableError("cannot write " + tmp + ": " + ErrnoText(errno));
@@ -75,6 +80,12 @@ Status WriteFileAtomic(const fs::path& path, std::string_view content) {
     return UnavailableError("cannot replace " + path.string() + ": " + ErrnoText(err));
   }
   return Status::Ok();
+}
+
+std::filesystem::path AbsolutePath(const std::filesystem::path& p) {
+  std::error_code ec;
+  std::filesystem::path a = std::filesystem::absolute(p, ec);
+  return ec ? p : a.lexically_normal();
 }
 
 }  // namespace hangar

@@ -23,6 +23,10 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view conte
 // "No such file or directory" style text for an errno value.
 std::string ErrnoText(int err);
 
+// `p` made absolute (against the working directory) and lexically normal;
+// `p` itself when that fails.
+std::filesystem::path AbsolutePath(const std::filesystem::path& p);
+
 }  // namespace hangar
 
 #endif  // HANGAR_CORE_FILE_UTIL_H_

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/strings.h"
+#include "hardware/process.h"
 #include "store/model_db.h"
 
 namespace hangar::runtime {
@@ -53,26 +54,6 @@ ModelStats StatsFromRow(const Row& r) {
 }
 
 }  // namespace
-
-std::optional<uint64_t> ProcessStartTicks(int64_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!in || !std::getline(in, text)) return std::nullopt;
-  // The command name (field 2) is in parentheses and may hold spaces.
-  const size_t close = text.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream rest(text.substr(close + 1));
-  std::string field;
-  // Fields 3.. follow; the start time is field 22.
-  for (int i = 3; i <= 22; ++i) {
-    if (!(rest >> field)) return std::nullopt;
-  }
-  try {
-    return std::stoull(field);
-  } catch (...) {
-    return std::nullopt;
-  }
-}
 
 UsageStore::UsageStore(store::StateDb* db, const Clock* clock) : db_(db), clock_(clock) {}
 
@@ -294,7 +275,7 @@ Result<std::vector<ProcessEntry>> UsageStore::LiveProcesses() {
     e.loaded_at = r.Int(9);
     e.last_used = r.Int(10);
     e.idle_until = r.Int(11);
-    const std::optional<uint64_t> ticks = ProcessStartTicks(e.pid);
+    const std::optional<uint64_t> ticks = ProcessStartTicks("/", e.pid);
     if (ticks && *ticks == e.start_ticks) {
       live.push_back(std::move(e));
     } else {
@@ -318,7 +299,7 @@ UsageRecorder::~UsageRecorder() {
 void UsageRecorder::OnLoaded(const LoadedModel& m, int64_t idle_until_unix) {
   ProcessEntry e;
   e.pid = pid_;
-  e.start_ticks = ProcessStartTicks(pid_).value_or(0);
+  e.start_ticks = ProcessStartTicks("/", pid_).value_or(0);
   e.model = m.target.id;
   e.backend = m.backend;
   e.command = command_;

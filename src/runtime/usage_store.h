@@ -110,10 +110,6 @@ struct ProcessEntry {
   int64_t idle_until = 0;  // 0: never unloaded for idleness
 };
 
-// The start time of process `pid` in clock ticks since boot (field 22 of
-// /proc/PID/stat), or nullopt when no such process runs.
-std::optional<uint64_t> ProcessStartTicks(int64_t pid);
-
 class UsageStore {
  public:
   // `db` is borrowed and must outlive the store.

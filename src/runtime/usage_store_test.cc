@@ -7,6 +7,7 @@
 
 #include "core/status_matchers.h"
 #include "fit/test_models.h"
+#include "hardware/process.h"
 
 namespace hangar::runtime {
 namespace {
@@ -150,8 +151,8 @@ TEST_F(UsageStoreTest, DeadProcessesDropOutOfTheRegistry) {
   if (child == 0) ::_exit(0);
   ASSERT_GT(child, 0);
   ::waitpid(child, nullptr, 0);
-  ASSERT_FALSE(ProcessStartTicks(child));
-  const std::optional<uint64_t> mine = ProcessStartTicks(::getpid());
+  ASSERT_FALSE(ProcessStartTicks("/", child));
+  const std::optional<uint64_t> mine = ProcessStartTicks("/", ::getpid());
   ASSERT_TRUE(mine);
 
   ProcessEntry alive;

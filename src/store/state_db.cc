@@ -350,6 +350,11 @@ Status StateDb::Put(std::string_view key, std::string_view value) {
       .status();
 }
 
+Result<int64_t> StateDb::DataVersion() {
+  ASSIGN_OR_RETURN(std::optional<Row> row, QueryOne("PRAGMA data_version", {}));
+  return row ? row->Int(0) : 0;
+}
+
 Status StateDb::Erase(std::string_view key) {
   return Exec("DELETE FROM kv WHERE key = ?", {std::string(key)}).status();
 }

@@ -106,6 +106,12 @@ class StateDb {
   Status Put(std::string_view key, std::string_view value);
   Status Erase(std::string_view key);
 
+  // SQLite's `PRAGMA data_version` of this connection: it changes whenever
+  // another connection (of this process or another) commits a change, and
+  // never for this connection's own commits. A watcher polls it to see that
+  // the database changed without reading any table.
+  Result<int64_t> DataVersion();
+
  private:
   StateDb(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
   Status Migrate(std::span<const Migration> migrations);
