@@ -219,7 +219,12 @@ TEST(ConfigTest, BrokenFiles) {
       {"temperature range", "\n[performance_profiles.fast]\ntemperature = 3.5\n", "config.toml:3:",
        "performance_profiles.fast.temperature", "must be between 0 and 2, got 3.5"},
       {"top_p range", "[performance_profiles.x]\n\ntop_p = 1.5\n",
-       "config.toml:3:", "performance_profiles.x.top_p", "must be between 0 and 1, got 1.5"},
+       "config.toml:3:", "performance_profiles.x.top_p", "must be above 0 and at most 1, got 1.5"},
+      // llama.cpp cannot sample with top_p 0: config refuses what a run would.
+      {"top_p zero", "[performance_profiles.x]\ntop_p = 0\n",
+       "config.toml:2:", "performance_profiles.x.top_p", "must be above 0 and at most 1, got 0"},
+      {"repeat_penalty zero", "[performance_profiles.x]\nrepeat_penalty = 0\n",
+       "config.toml:2:", "performance_profiles.x.repeat_penalty", "must be above 0"},
       {"top_k range", "[performance_profiles.x]\ntop_k = -1\n",
        "config.toml:2:", "performance_profiles.x.top_k", "got -1"},
       {"max_tokens zero", "[performance_profiles.x]\nmax_tokens = 0\n",
@@ -284,8 +289,8 @@ TEST(ConfigTest, BrokenFiles) {
        "must be 0 or more"},
       {"idle ttl type", "[runtime]\nidle_ttl = 1.5\n", "config.toml:2:", "runtime.idle_ttl",
        "a duration"},
-      {"runtime backend empty", "[runtime]\nbackend = \"\"\n", "config.toml:2:",
-       "runtime.backend", "must not be empty"},
+      {"runtime backend empty", "[runtime]\nbackend = \"\"\n", "config.toml:2:", "runtime.backend",
+       "must not be empty"},
       {"runtime not a table", "runtime = 1\n", "config.toml:1:", "runtime", "expected a table"},
   };
   for (const BrokenCase& c : cases) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "config/value_rules.h"
 #include "core/units.h"
 
 namespace hangar {
@@ -53,10 +54,6 @@ std::vector<Profile> MakeBuiltins() {
                   "complex reasoning, long-form writing"),
   };
   return v;
-}
-
-std::string Range(double lo, double hi, double value) {
-  return fmt::format("must be between {:g} and {:g}, got {:g}", lo, hi, value);
 }
 
 void Apply(const ProfilePatch& patch, Profile* p) {
@@ -104,25 +101,8 @@ const Profile* FindBuiltinProfile(std::string_view name) {
 }
 
 std::string CheckProfileNumber(std::string_view key, double value) {
-  // Written so that NaN fails every check.
-  if (key == "max_tokens") {
-    if (!(value >= 1 && value <= INT_MAX)) {
-      return fmt::format("must be between 1 and {}, got {:g}", INT_MAX, value);
-    }
-  } else if (key == "temperature") {
-    if (!(value >= 0 && value <= 2)) return Range(0, 2, value);
-  } else if (key == "top_p" || key == "min_p") {
-    if (!(value >= 0 && value <= 1)) return Range(0, 1, value);
-  } else if (key == "top_k") {
-    if (!(value >= 0 && value <= INT_MAX)) {
-      return fmt::format("must be between 0 and {} (0 disables top-k), got {:g}", INT_MAX, value);
-    }
-  } else if (key == "repeat_penalty") {
-    if (!(value > 0 && std::isfinite(value))) {
-      return fmt::format("must be a finite number greater than 0 (1 disables it), got {:g}", value);
-    }
-  }
-  return "";
+  const ValueRule* rule = FindValueRule(key);
+  return rule == nullptr ? "" : CheckValue(*rule, value);
 }
 
 std::string CheckProfileName(std::string_view name) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "config/value_rules.h"
 #include "core/strings.h"
 #include "runtime/llama_backend.h"
 #include "runtime/ollama_backend.h"
@@ -19,6 +20,15 @@ SamplingParams SamplingFromProfile(const Profile& profile) {
   p.min_p = profile.min_p;
   p.repeat_penalty = profile.repeat_penalty;
   return p;
+}
+
+Status CheckSampling(const SamplingParams& p, int max_tokens) {
+  RETURN_IF_ERROR(CheckValue("temperature", p.temperature));
+  RETURN_IF_ERROR(CheckValue("top_p", p.top_p));
+  RETURN_IF_ERROR(CheckValue("top_k", p.top_k));
+  RETURN_IF_ERROR(CheckValue("min_p", p.min_p));
+  RETURN_IF_ERROR(CheckValue("repeat_penalty", p.repeat_penalty));
+  return CheckValue("max_tokens", max_tokens);
 }
 
 std::string_view FinishReasonName(FinishReason reason) {

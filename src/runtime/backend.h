@@ -141,6 +141,12 @@ struct SamplingParams {
 // The sampling values of a performance profile (config/profile.h).
 SamplingParams SamplingFromProfile(const Profile& profile);
 
+// Checks sampling values and max_tokens against config/value_rules.h, the
+// rules config profiles and flags are checked by: InvalidArgument naming the
+// value. Every request goes through it (SessionManager) before reaching a
+// backend, counted as a failed request when it refuses.
+Status CheckSampling(const SamplingParams& params, int max_tokens);
+
 struct GenerateRequest {
   std::string prompt;  // for Stream/Generate; ignored by the chat calls
   SamplingParams sampling;

@@ -123,29 +123,6 @@ SamplerPtr MakeSampler(const SamplingParams& p, int32_t n_vocab) {
   return chain;
 }
 
-Status CheckSampling(const SamplingParams& p, int max_tokens) {
-  if (max_tokens < 1) {
-    return InvalidArgumentError(fmt::format("max_tokens must be at least 1, got {}", max_tokens));
-  }
-  if (p.temperature < 0 || p.temperature > 2) {
-    return InvalidArgumentError(
-        fmt::format("temperature must be between 0 and 2, got {}", p.temperature));
-  }
-  if (p.top_p <= 0 || p.top_p > 1) {
-    return InvalidArgumentError(fmt::format("top_p must be in (0, 1], got {}", p.top_p));
-  }
-  if (p.min_p < 0 || p.min_p > 1) {
-    return InvalidArgumentError(fmt::format("min_p must be between 0 and 1, got {}", p.min_p));
-  }
-  if (p.top_k < 0)
-    return InvalidArgumentError(fmt::format("top_k must be 0 or more, got {}", p.top_k));
-  if (p.repeat_penalty <= 0) {
-    return InvalidArgumentError(
-        fmt::format("repeat_penalty must be above 0, got {}", p.repeat_penalty));
-  }
-  return Status::Ok();
-}
-
 void Normalize(std::vector<float>& v) {
   double sum = 0;
   for (float x : v) sum += static_cast<double>(x) * x;

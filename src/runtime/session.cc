@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/log.h"
+#include "hardware/process.h"
 
 namespace hangar::runtime {
 
@@ -34,21 +35,6 @@ std::string_view OutcomeName(Outcome outcome) {
       return "cancelled";
   }
   return "failure";
-}
-
-uint64_t PeakResidentBytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      try {
-        return std::stoull(line.substr(6)) * 1024;  // kB
-      } catch (...) {
-        return 0;
-      }
-    }
-  }
-  return 0;
 }
 
 SessionManager::SessionManager(const BackendRegistry* registry, BackendContext context,
@@ -151,7 +137,7 @@ void SessionManager::Record(RequestKind kind, const Status& status, const Timing
   r.total_us = clock_->MonotonicMicros() - start_us;
   if (timings != nullptr) r.timings = *timings;
   r.load_us = load_us;
-  r.peak_rss = PeakResidentBytes();
+  r.peak_rss = ReadProcessMemory("/", 0).value_or(ProcessMemory{}).peak_resident;
   observer_->OnRequest(r, IdleUntilLocked().value_or(0));
 }
 
@@ -175,15 +161,19 @@ Result<T> SessionManager::Run(RequestKind kind, Fn fn) {
 
 Result<Completion> SessionManager::Generate(const GenerateRequest& request,
                                             const TokenCallback& on_piece) {
-  return Run<Completion>(RequestKind::kGenerate,
-                         [&](Backend& b) { return b.Stream(request, on_piece); });
+  return Run<Completion>(RequestKind::kGenerate, [&](Backend& b) -> Result<Completion> {
+    RETURN_IF_ERROR(CheckSampling(request.sampling, request.max_tokens));
+    return b.Stream(request, on_piece);
+  });
 }
 
 Result<Completion> SessionManager::Chat(std::span<const ChatMessage> messages,
                                         const GenerateRequest& request,
                                         const TokenCallback& on_piece) {
-  return Run<Completion>(RequestKind::kChat,
-                         [&](Backend& b) { return b.ChatStream(messages, request, on_piece); });
+  return Run<Completion>(RequestKind::kChat, [&](Backend& b) -> Result<Completion> {
+    RETURN_IF_ERROR(CheckSampling(request.sampling, request.max_tokens));
+    return b.ChatStream(messages, request, on_piece);
+  });
 }
 
 Result<Embeddings> SessionManager::Embed(std::span<const std::string> texts,

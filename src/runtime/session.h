@@ -75,10 +75,6 @@ class SessionObserver {
   virtual void OnRequest(const UsageRecord& /*record*/, int64_t /*idle_until_unix*/) {}
 };
 
-// The peak resident memory of this process (VmHWM of /proc/self/status), or
-// 0 when it cannot be read.
-uint64_t PeakResidentBytes();
-
 class SessionManager {
  public:
   // `registry`, `clock` and `observer` (may be null) are borrowed and must
