@@ -1,9 +1,9 @@
-// App: the store's use cases (installed models, discovery, import, share,
-// removal, cache management, export).
+#include "app/store_ops.h"
+
 #include <algorithm>
 #include <system_error>
 
-#include "app/app.h"
+#include "core/file_util.h"
 #include "core/log.h"
 #include "core/sha256.h"
 #include "core/strings.h"
@@ -14,33 +14,29 @@
 namespace hangar::app {
 namespace {
 
+namespace fs = std::filesystem;
+
 // The running process that holds `m` loaded, or null. A process names its
 // model by the id it was run by, or by the file name when run by path.
-const App::ProcessView* LoadedBy(const store::InstalledModel& m,
-                                 const std::vector<App::ProcessView>& live) {
+const ProcessView* LoadedBy(const store::InstalledModel& m, const std::vector<ProcessView>& live) {
   const std::string file = m.primary_path.filename().string();
-  for (const App::ProcessView& p : live) {
+  for (const ProcessView& p : live) {
     if (NamesInstalled(m, p.entry.model) || p.entry.model == file) return &p;
   }
   return nullptr;
 }
 
-namespace fs = std::filesystem;
-
-fs::path Absolute(const fs::path& p) {
-  std::error_code ec;
-  fs::path a = fs::absolute(p, ec);
-  return ec ? p : a.lexically_normal();
+store::CacheRoots CacheRootsFor(const Paths& p) {
+  return store::CacheRoots{p.hf_hub_cache, p.data_dir};
 }
 
 }  // namespace
 
-Result<std::string> App::UniqueEntryId(const store::InstalledModel& m) {
-  ASSIGN_OR_RETURN(const std::vector<store::InstalledModel>* installed, Installed());
+std::string StoreOps::UniqueEntryId(const Snapshot& s, const store::InstalledModel& m) const {
   const std::string base = InstalledSlug(m);
   auto taken = [&](const std::string& id) {
     if (DefaultCatalog().FindById(id) != nullptr) return true;
-    for (const store::InstalledModel& have : *installed) {
+    for (const store::InstalledModel& have : s.installed) {
       if (have.id == m.id) continue;
       const std::string other = have.metadata.contains("entry")
                                     ? have.metadata["entry"].value("id", "")
@@ -54,73 +50,44 @@ Result<std::string> App::UniqueEntryId(const store::InstalledModel& m) {
   return id;
 }
 
-Result<store::StateDb*> App::state() {
-  if (!state_) {
-    ASSIGN_OR_RETURN(const Paths* p, paths());
-    ASSIGN_OR_RETURN(state_, store::StateDb::Open(p->state_db()));
+Status StoreOps::Record(store::InstalledModel m, bool describe_entry) {
+  std::lock_guard<std::mutex> lock(record_mu_);
+  // The latest state: the id chosen must not be taken by a model recorded
+  // a moment ago.
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->Refresh());
+  if (describe_entry) {
+    m.metadata["entry"] = ToJson(EntryFromGgufFile(m.primary_path, UniqueEntryId(*s, m), m.name));
   }
-  return state_.get();
-}
-
-Result<const std::vector<store::InstalledModel>*> App::Installed() {
-  if (installed_) return &*installed_;
-  ASSIGN_OR_RETURN(const Paths* p, paths());
-  std::error_code ec;
-  if (!state_ && !fs::exists(p->state_db(), ec)) {
-    installed_.emplace();  // nothing installed yet; create nothing
-    return &*installed_;
-  }
-  ASSIGN_OR_RETURN(store::StateDb * db, state());
+  ASSIGN_OR_RETURN(store::StateDbPool::Lease db, core_->db());
   store::ModelDb models(*db);
-  ASSIGN_OR_RETURN(std::vector<store::InstalledModel> all, models.List());
-  std::vector<store::InstalledModel> present;
-  present.reserve(all.size());
-  for (store::InstalledModel& m : all) {
-    if (fs::exists(m.primary_path, ec)) {
-      present.push_back(std::move(m));
-      continue;
-    }
-    // Reconcile: the row of a model whose file is gone goes too.
-    Log(LogLevel::kInfo, "forgetting {}: {} is gone", m.id, m.primary_path.string());
-    RETURN_IF_ERROR(models.Remove(m.id));
-  }
-  installed_ = std::move(present);
-  return &*installed_;
+  RETURN_IF_ERROR(models.Put(m));
+  return core_->Refresh().status();
 }
 
-Result<store::InstalledModel> App::FindInstalled(std::string_view ref) {
-  ASSIGN_OR_RETURN(const std::vector<store::InstalledModel>* all, Installed());
-  std::string_view text = ref;
-  if (text.starts_with("file://")) text.remove_prefix(7);
-  const fs::path as_path = Absolute(fs::path(text));
-  for (const store::InstalledModel& m : *all) {
-    if (NamesInstalled(m, ref) || m.primary_path == as_path) {
-      return m;
-    }
-  }
-  // A catalog alias of an installed catalog entry.
-  ASSIGN_OR_RETURN(const ModelIndex* index, models());
-  if (const CatalogEntry* e = index->catalog().FindById(ref)) {
-    for (const store::InstalledModel& m : *all) {
-      if (EqualsIgnoreCase(m.id, e->id) || EqualsIgnoreCase(m.catalog_id, e->id)) return m;
-    }
-  }
+Result<std::vector<store::InstalledModel>> StoreOps::Installed() {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
+  return s->installed;
+}
+
+Result<store::InstalledModel> StoreOps::FindInstalled(std::string_view ref) {
+  Result<Resolution> t = core_->Resolve(ref);
+  if (t.ok() && t->record) return *t->record;
+  if (!t.ok() && t.status().code() == StatusCode::kInvalidArgument) return t.status();
   return NotFoundError("model " + std::string(ref) + " is not installed; run `hangar pull " +
                        std::string(ref) +
                        "` first (or `hangar discover` to find models of "
                        "other tools)");
 }
 
-Result<store::InstalledModel> App::DescribeGguf(const fs::path& primary, std::string id,
-                                                std::string source) {
+Result<store::InstalledModel> StoreOps::DescribeGguf(const fs::path& primary, std::string id,
+                                                     std::string source) {
   ASSIGN_OR_RETURN(nlohmann::json meta, store::GgufMetadata(primary));
-  const Clock* clock = deps_.clock != nullptr ? deps_.clock : &SystemClock::Default();
   store::InstalledModel m;
   m.id = std::move(id);
   m.source = std::move(source);
   m.ref = m.id;
   m.primary_path = primary;
-  m.installed_at = clock->NowUnixSeconds();
+  m.installed_at = core_->clock().NowUnixSeconds();
   m.metadata = std::move(meta);
   m.name = m.metadata.value("name", "");
   if (m.name.empty()) m.name = primary.stem().string();
@@ -137,14 +104,15 @@ Result<store::InstalledModel> App::DescribeGguf(const fs::path& primary, std::st
   return m;
 }
 
-store::DiscoveryRoots App::DiscoveryRootsFor(const Paths& p, const Config& c) const {
+store::DiscoveryRoots StoreOps::DiscoveryRootsFor(const Snapshot& s) const {
+  const Paths& p = s.paths;
   store::DiscoveryRoots roots;
   roots.hf_hub_cache = p.hf_hub_cache;
   roots.ollama_models = p.ollama_models;
   roots.lmstudio_models = {p.lmstudio_models, p.home / ".cache" / "lm-studio" / "models"};
   roots.llama_cache = p.llama_cache;
   roots.gpt4all_models = p.gpt4all_models;
-  for (const std::string& f : c.store().folders) {
+  for (const std::string& f : s.config.store().folders) {
     fs::path folder = f;
     if (f.starts_with("~/")) folder = p.home / f.substr(2);
     roots.folders.push_back(folder);
@@ -152,29 +120,21 @@ store::DiscoveryRoots App::DiscoveryRootsFor(const Paths& p, const Config& c) co
   return roots;
 }
 
-store::CacheRoots App::CacheRootsFor(const Paths& p) const {
-  return store::CacheRoots{p.hf_hub_cache, p.data_dir};
-}
-
-Result<App::DiscoverResult> App::Discover() {
-  ASSIGN_OR_RETURN(const Paths* p, paths());
-  ASSIGN_OR_RETURN(const Config* c, config());
-  ASSIGN_OR_RETURN(const std::vector<store::InstalledModel>* installed, Installed());
-  const Clock& clock = deps_.clock != nullptr ? *deps_.clock : SystemClock::Default();
+Result<DiscoverResult> StoreOps::Discover() {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
   DiscoverResult out;
   out.report =
-      store::Discover(DiscoveryRootsFor(*p, *c), &DefaultCatalog(), clock.NowUnixSeconds());
-  ASSIGN_OR_RETURN(store::StateDb * db, state());
-  store::ModelDb models(*db);
+      store::Discover(DiscoveryRootsFor(*s), &DefaultCatalog(), core_->clock().NowUnixSeconds());
   for (store::InstalledModel& m : out.report.models) {
     // Known already: by id, or the same bytes installed under another id
-    // (pulled by Hangar into the HF cache, say).
-    // Same bytes: the same path, the same digest, or the same file under
-    // another name (a hard link made by `hangar share`).
+    // (pulled by Hangar into the HF cache, say): the same path, the same
+    // digest, or the same file under another name (a hard link made by
+    // `hangar share`).
+    ASSIGN_OR_RETURN(s, core_->snapshot());
     const fs::path blob = m.files.empty() ? m.primary_path : m.files.front().blob;
     const std::string digest = m.files.empty() ? m.digest : m.files.front().digest;
     bool known = false;
-    for (const store::InstalledModel& have : *installed) {
+    for (const store::InstalledModel& have : s->installed) {
       if (have.id == m.id) known = true;
       for (const store::InstalledFile& f : have.files) {
         std::error_code ec;
@@ -186,31 +146,24 @@ Result<App::DiscoverResult> App::Discover() {
       out.unchanged.push_back(m.id);
       continue;
     }
-    if (m.catalog_id.empty()) {
-      ASSIGN_OR_RETURN(std::string entry_id, UniqueEntryId(m));
-      m.metadata["entry"] = ToJson(EntryFromGgufFile(m.primary_path, entry_id, m.name));
-    }
-    RETURN_IF_ERROR(models.Put(m));
-    installed_.reset();  // the next slug must see this one
-    ASSIGN_OR_RETURN(installed, Installed());
+    const bool describe = m.catalog_id.empty();
     out.added.push_back(m.id);
+    RETURN_IF_ERROR(Record(std::move(m), describe));
   }
-  installed_.reset();
-  models_.reset();
   return out;
 }
 
-Result<store::InstalledModel> App::Import(const fs::path& path, ImportMode mode) {
+Result<store::InstalledModel> StoreOps::Import(const fs::path& path, ImportMode mode) {
   std::error_code ec;
-  const fs::path abs = Absolute(path);
+  const fs::path abs = AbsolutePath(path);
   if (!fs::is_regular_file(abs, ec)) return NotFoundError(abs.string() + " does not exist");
   // A later part of a split set stands for the set: register part 1.
   fs::path primary = gguf::SplitPartPaths(abs).front();
-  ASSIGN_OR_RETURN(const Paths* p, paths());
+  ASSIGN_OR_RETURN(const Paths* p, core_->paths());
   ASSIGN_OR_RETURN(store::InstalledModel m,
                    DescribeGguf(primary, "file://" + primary.string(), "import"));
-  ASSIGN_OR_RETURN(const std::vector<store::InstalledModel>* installed, Installed());
-  for (const store::InstalledModel& have : *installed) {
+  ASSIGN_OR_RETURN(std::vector<store::InstalledModel> installed, Installed());
+  for (const store::InstalledModel& have : installed) {
     for (const store::InstalledFile& f : have.files) {
       if (f.blob == m.files.front().blob) {
         return AlreadyExistsError(primary.string() + " is installed already as " + have.id);
@@ -226,7 +179,7 @@ Result<store::InstalledModel> App::Import(const fs::path& path, ImportMode mode)
     // The bytes enter Hangar's store by their digest (Ollama's naming),
     // unless they are installed already: never a second copy.
     ASSIGN_OR_RETURN(std::string hex, Sha256File(primary));
-    for (const store::InstalledModel& have : *installed) {
+    for (const store::InstalledModel& have : installed) {
       for (const store::InstalledFile& f : have.files) {
         if (f.digest == hex) {
           return AlreadyExistsError("the same bytes (sha256 " + hex +
@@ -249,20 +202,31 @@ Result<store::InstalledModel> App::Import(const fs::path& path, ImportMode mode)
     m.metadata["imported_from"] = primary.string();
     if (m.name.empty()) m.name = primary.stem().string();
   }
-  ASSIGN_OR_RETURN(std::string entry_id, UniqueEntryId(m));
-  m.metadata["entry"] = ToJson(EntryFromGgufFile(m.primary_path, entry_id, m.name));
-  ASSIGN_OR_RETURN(store::StateDb * db, state());
-  store::ModelDb models(*db);
-  RETURN_IF_ERROR(models.Put(m));
-  installed_.reset();
-  models_.reset();
+  RETURN_IF_ERROR(Record(m, /*describe_entry=*/true));
+  // As recorded (with its entry id).
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
+  for (const store::InstalledModel& have : s->installed) {
+    if (have.id == m.id) return have;
+  }
   return m;
 }
 
-Result<store::ShareResult> App::Share(std::string_view ref, std::string_view tool,
-                                      std::string_view name) {
+std::string StoreOps::StartImport(fs::path path, ImportMode mode) {
+  const std::string title = path.string();
+  return core_->jobs().Start("import", title, [this, path, mode](JobContext& job) {
+    job.Report(mode == ImportMode::kLink ? "registering " + path.string()
+                                         : "hashing and storing " + path.string());
+    Result<store::InstalledModel> m = Import(path, mode);
+    if (!m.ok()) return m.status();
+    job.SetResult("installed as " + EntryIdOf(*m));
+    return Status::Ok();
+  });
+}
+
+Result<store::ShareResult> StoreOps::Share(std::string_view ref, std::string_view tool,
+                                           std::string_view name) {
   ASSIGN_OR_RETURN(store::InstalledModel m, FindInstalled(ref));
-  ASSIGN_OR_RETURN(const Paths* p, paths());
+  ASSIGN_OR_RETURN(const Paths* p, core_->paths());
   const std::string chosen = name.empty() ? store::DefaultShareName(m) : std::string(name);
   Result<store::ShareResult> r = InvalidArgumentError("cannot share with '" + std::string(tool) +
                                                       "': the tools are ollama and lmstudio");
@@ -280,77 +244,83 @@ Result<store::ShareResult> App::Share(std::string_view ref, std::string_view too
       }
     }
     if (m.digest.empty() && !m.files.empty()) m.digest = m.files.front().digest;
-    ASSIGN_OR_RETURN(store::StateDb * db, state());
-    store::ModelDb models(*db);
-    RETURN_IF_ERROR(models.Put(m));
-    installed_.reset();
+    RETURN_IF_ERROR(Record(std::move(m), /*describe_entry=*/false));
   }
   return r;
 }
 
-Result<store::Removal> App::Remove(std::string_view ref, bool force) {
+Result<store::Removal> StoreOps::Remove(std::string_view ref, bool force) {
   ASSIGN_OR_RETURN(store::InstalledModel m, FindInstalled(ref));
-  ASSIGN_OR_RETURN(std::optional<std::string> def, DefaultModel());
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
+  const std::optional<std::string>& def = s->config.default_model();
   if (def && !force && NamesInstalled(m, *def)) {
     return FailedPreconditionError(m.id +
                                    " is the default model; set another with `hangar "
                                    "default ID`, or remove it anyway with --force");
   }
   if (!force) {
-    ASSIGN_OR_RETURN(std::vector<ProcessView> live, Processes());
+    ASSIGN_OR_RETURN(std::vector<ProcessView> live, usage_->Processes());
     if (const ProcessView* holder = LoadedBy(m, live)) {
       return FailedPreconditionError(
           EntryIdOf(m) + " is loaded by `hangar " + holder->entry.command + "` (pid " +
           std::to_string(holder->entry.pid) + "); stop it first, or remove it anyway with --force");
     }
   }
-  ASSIGN_OR_RETURN(store::StateDb * db, state());
+  ASSIGN_OR_RETURN(store::StateDbPool::Lease db, core_->db());
   store::ModelDb models(*db);
-  ASSIGN_OR_RETURN(store::Removal r, store::RemoveModel(m, models));
-  installed_.reset();
-  models_.reset();
+  Result<store::Removal> r = store::RemoveModel(m, models);
+  RETURN_IF_ERROR(core_->Refresh().status());
+  if (!r.ok() && r.status().code() == StatusCode::kNotFound) {
+    // Another process removed it (or forgot it when its files went) meanwhile.
+    return NotFoundError("model " + std::string(ref) + " is not installed (any more)");
+  }
   return r;
 }
 
-Result<App::CacheReport> App::Cache() {
-  ASSIGN_OR_RETURN(const Paths* p, paths());
-  const Clock& clock = deps_.clock != nullptr ? *deps_.clock : SystemClock::Default();
+Result<std::vector<store::PartialFile>> StoreOps::RemoveStalePartials() {
+  ASSIGN_OR_RETURN(const Paths* p, core_->paths());
+  return store::RemoveStalePartials(CacheRootsFor(*p), core_->clock().NowUnixSeconds());
+}
+
+Result<CacheReport> StoreOps::Cache() {
+  ASSIGN_OR_RETURN(const Paths* p, core_->paths());
   CacheReport out;
-  out.stale_removed = store::RemoveStalePartials(CacheRootsFor(*p), clock.NowUnixSeconds());
-  ASSIGN_OR_RETURN(const std::vector<store::InstalledModel>* installed, Installed());
-  out.models = *installed;
-  out.usage = store::MeasureCache(out.models, CacheRootsFor(*p), clock.NowUnixSeconds());
+  ASSIGN_OR_RETURN(out.stale_removed, RemoveStalePartials());
+  ASSIGN_OR_RETURN(out.models, Installed());
+  out.usage = store::MeasureCache(out.models, CacheRootsFor(*p), core_->clock().NowUnixSeconds());
   return out;
 }
 
-Result<App::PruneResult> App::Prune(store::PruneOptions options, bool dry_run) {
-  const Clock& clock = deps_.clock != nullptr ? *deps_.clock : SystemClock::Default();
-  if (options.now == 0) options.now = clock.NowUnixSeconds();
-  ASSIGN_OR_RETURN(const std::vector<store::InstalledModel>* installed, Installed());
-  ASSIGN_OR_RETURN(std::optional<std::string> def, DefaultModel());
-  ASSIGN_OR_RETURN(std::vector<ProcessView> live, Processes());
-  for (const store::InstalledModel& m : *installed) {
+Result<PruneResult> StoreOps::Prune(store::PruneOptions options, bool dry_run) {
+  if (options.now == 0) options.now = core_->clock().NowUnixSeconds();
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
+  const std::optional<std::string>& def = s->config.default_model();
+  ASSIGN_OR_RETURN(std::vector<ProcessView> live, usage_->Processes());
+  for (const store::InstalledModel& m : s->installed) {
     if ((def && NamesInstalled(m, *def)) || LoadedBy(m, live) != nullptr) {
       options.keep.insert(m.id);
     }
   }
   PruneResult out;
-  ASSIGN_OR_RETURN(out.plan, store::PlanPrune(*installed, options));
+  ASSIGN_OR_RETURN(out.plan, store::PlanPrune(s->installed, options));
   if (dry_run) return out;
-  ASSIGN_OR_RETURN(store::StateDb * db, state());
+  ASSIGN_OR_RETURN(store::StateDbPool::Lease db, core_->db());
   store::ModelDb models(*db);
   for (const store::InstalledModel& m : out.plan.remove) {
-    ASSIGN_OR_RETURN(store::Removal r, store::RemoveModel(m, models));
-    out.removed.push_back(std::move(r));
+    Result<store::Removal> r = store::RemoveModel(m, models);
+    if (!r.ok()) {
+      RETURN_IF_ERROR(core_->Refresh().status());
+      return r.status();
+    }
+    out.removed.push_back(std::move(*r));
   }
-  installed_.reset();
-  models_.reset();
+  RETURN_IF_ERROR(core_->Refresh().status());
   return out;
 }
 
-Result<nlohmann::json> App::Export() {
-  ASSIGN_OR_RETURN(const std::vector<store::InstalledModel>* installed, Installed());
-  return store::ExportJson(*installed);
+Result<nlohmann::json> StoreOps::Export() {
+  ASSIGN_OR_RETURN(std::vector<store::InstalledModel> installed, Installed());
+  return store::ExportJson(installed);
 }
 
 }  // namespace hangar::app

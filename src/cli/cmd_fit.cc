@@ -36,7 +36,7 @@ std::string BreakdownTable(const fit::MemoryBreakdown& m, const TermStyle& style
 }
 
 void RunFit(Context& ctx, const FitFlags& f) {
-  app::App::FitQuery q;
+  app::FitQuery q;
   q.ref = f.ref;
   q.request.n_ctx = f.ctx;
   q.request.n_seq = f.parallel;
@@ -60,7 +60,7 @@ void RunFit(Context& ctx, const FitFlags& f) {
     q.auto_gpu_layers = false;
   }
   q.probe = !f.no_probe;
-  auto r = ctx.app().Fit(q);
+  auto r = ctx.app().fit().Fit(q);
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) {
     ctx.PrintJson(
@@ -111,7 +111,7 @@ struct RecommendFlags {
 };
 
 void RunRecommend(Context& ctx, const RecommendFlags& f) {
-  app::App::RecommendQuery q;
+  app::RecommendQuery q;
   if (!f.purpose.empty()) {
     auto p = ParsePurpose(f.purpose);
     if (!p.ok()) return ctx.UsageError("--purpose: " + p.status().message());
@@ -136,7 +136,7 @@ void RunRecommend(Context& ctx, const RecommendFlags& f) {
   }
   if (f.gpus >= 0) q.machine.gpus = f.gpus;
   if (f.cores > 0) q.machine.cores = f.cores;
-  auto r = ctx.app().Recommend(q);
+  auto r = ctx.app().fit().Recommend(q);
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) return ctx.PrintJson(fit::ToJson(*r));
   std::string gpu_budget;

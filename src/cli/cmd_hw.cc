@@ -7,7 +7,7 @@ namespace hangar::cli {
 void AddHw(CLI::App& sub, Context& ctx) {
   AddJsonFlag(sub, ctx);
   sub.callback([&ctx] {
-    auto hw = ctx.app().Hardware();
+    auto hw = ctx.app().fit().Hardware();
     if (!hw.ok()) return ctx.Fail(hw.status());
     if (ctx.json) return ctx.PrintJson(ToJson(**hw));
     std::vector<std::pair<std::string, std::string>> rows;

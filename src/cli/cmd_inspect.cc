@@ -32,7 +32,7 @@ std::string Count(uint64_t n) {
 }
 
 void RunInspect(Context& ctx, const InspectFlags& f) {
-  auto r = ctx.app().Inspect(f.ref);
+  auto r = ctx.app().models().Inspect(f.ref);
   if (!r.ok()) return ctx.Fail(r.status());
   const gguf::ModelSummary& s = r->summary;
   if (ctx.json) {

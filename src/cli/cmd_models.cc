@@ -53,7 +53,7 @@ void RunList(Context& ctx, const ListFlags& f) {
     if (!s.ok()) return ctx.UsageError("--max-vram: " + s.status().message());
     q.filter.max_vram_bytes = *s;
   }
-  auto models = ctx.app().ListModels(q);
+  auto models = ctx.app().models().ListModels(q);
   if (!models.ok()) return ctx.Fail(models.status());
   if (ctx.json) {
     nlohmann::json arr = nlohmann::json::array();
@@ -120,7 +120,7 @@ void RunList(Context& ctx, const ListFlags& f) {
 }
 
 void RunInfo(Context& ctx, const std::string& ref) {
-  auto m = ctx.app().Info(ref);
+  auto m = ctx.app().models().Info(ref);
   if (!m.ok()) return ctx.Fail(m.status());
   if (ctx.json) return ctx.PrintJson(app::ToJson(*m));
   const CatalogEntry& e = m->entry;
@@ -174,7 +174,7 @@ void RunInfo(Context& ctx, const std::string& ref) {
 }
 
 void RunValidate(Context& ctx, const std::string& ref) {
-  auto r = ctx.app().Validate(ref);
+  auto r = ctx.app().models().Validate(ref);
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) {
     ctx.PrintJson(app::ToJson(*r));
@@ -194,7 +194,7 @@ void RunValidate(Context& ctx, const std::string& ref) {
 
 void RunDefault(Context& ctx, const std::string& ref) {
   if (ref.empty()) {
-    auto d = ctx.app().DefaultModel();
+    auto d = ctx.app().models().DefaultModel();
     if (!d.ok()) return ctx.Fail(d.status());
     if (ctx.json) {
       return ctx.PrintJson({{"default", *d ? nlohmann::json(**d) : nlohmann::json(nullptr)}});
@@ -202,7 +202,7 @@ void RunDefault(Context& ctx, const std::string& ref) {
     ctx.Print(*d ? **d + "\n" : "No default model set. Set one with 'hangar default ID'.\n");
     return;
   }
-  auto id = ctx.app().SetDefaultModel(ref);
+  auto id = ctx.app().models().SetDefaultModel(ref);
   if (!id.ok()) return ctx.Fail(id.status());
   if (ctx.json) return ctx.PrintJson({{"default", *id}});
   ctx.Print("Default model is now " + *id + "\n");

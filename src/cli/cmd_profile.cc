@@ -33,23 +33,22 @@ void AddPatchFlags(CLI::App& sub, ProfilePatch& f, bool with_unset) {
 
 void PrintProfile(Context& ctx, const Profile& p) {
   if (ctx.json) return ctx.PrintJson(ToJson(p));
-  ctx.Print(RenderKeyValues(
-      {{"Name", p.name},
-       {"Origin", std::string(ProfileOriginName(p.origin))},
-       {"Inherits", p.inherits.empty() ? "-" : p.inherits},
-       {"Max tokens", std::to_string(p.max_tokens)},
-       {"Temperature", Num(p.temperature)},
-       {"Top-p", Num(p.top_p)},
-       {"Top-k", std::to_string(p.top_k)},
-       {"Min-p", Num(p.min_p)},
-       {"Repeat penalty", Num(p.repeat_penalty)},
-       {"Use case", p.use_case.empty() ? "-" : p.use_case},
-       {"Description", p.description.empty() ? "-" : p.description}},
-      ctx.style));
+  ctx.Print(RenderKeyValues({{"Name", p.name},
+                             {"Origin", std::string(ProfileOriginName(p.origin))},
+                             {"Inherits", p.inherits.empty() ? "-" : p.inherits},
+                             {"Max tokens", std::to_string(p.max_tokens)},
+                             {"Temperature", Num(p.temperature)},
+                             {"Top-p", Num(p.top_p)},
+                             {"Top-k", std::to_string(p.top_k)},
+                             {"Min-p", Num(p.min_p)},
+                             {"Repeat penalty", Num(p.repeat_penalty)},
+                             {"Use case", p.use_case.empty() ? "-" : p.use_case},
+                             {"Description", p.description.empty() ? "-" : p.description}},
+                            ctx.style));
 }
 
 void RunList(Context& ctx) {
-  auto profiles = ctx.app().Profiles();
+  auto profiles = ctx.app().profiles().Profiles();
   if (!profiles.ok()) return ctx.Fail(profiles.status());
   if (ctx.json) {
     nlohmann::json arr = nlohmann::json::array();
@@ -80,7 +79,7 @@ void AddProfile(CLI::App& sub, Context& ctx) {
   info->add_option("NAME", *name, "Profile name")->required();
   AddJsonFlag(*info, ctx);
   info->callback([&ctx, name] {
-    auto p = ctx.app().GetProfile(*name);
+    auto p = ctx.app().profiles().GetProfile(*name);
     if (!p.ok()) return ctx.Fail(p.status());
     PrintProfile(ctx, *p);
   });
@@ -91,7 +90,7 @@ void AddProfile(CLI::App& sub, Context& ctx) {
   AddPatchFlags(*create, *create_flags, false);
   AddJsonFlag(*create, ctx);
   create->callback([&ctx, name, create_flags] {
-    auto p = ctx.app().CreateProfile(*name, *create_flags);
+    auto p = ctx.app().profiles().CreateProfile(*name, *create_flags);
     if (!p.ok()) return ctx.Fail(p.status());
     if (!ctx.json) ctx.Print("Created profile " + p->name + "\n");
     PrintProfile(ctx, *p);
@@ -105,7 +104,7 @@ void AddProfile(CLI::App& sub, Context& ctx) {
   update->callback([&ctx, name, update_flags] {
     const ProfilePatch& patch = *update_flags;
     if (patch.empty()) return ctx.UsageError("profile update: give at least one key to change");
-    auto p = ctx.app().UpdateProfile(*name, patch);
+    auto p = ctx.app().profiles().UpdateProfile(*name, patch);
     if (!p.ok()) return ctx.Fail(p.status());
     if (!ctx.json) ctx.Print("Updated profile " + p->name + "\n");
     PrintProfile(ctx, *p);
@@ -115,7 +114,7 @@ void AddProfile(CLI::App& sub, Context& ctx) {
   del->add_option("NAME", *name, "Profile name")->required();
   AddJsonFlag(*del, ctx);
   del->callback([&ctx, name] {
-    Status s = ctx.app().DeleteProfile(*name);
+    Status s = ctx.app().profiles().DeleteProfile(*name);
     if (!s.ok()) return ctx.Fail(s);
     if (ctx.json) return ctx.PrintJson({{"deleted", *name}});
     ctx.Print("Deleted profile " + *name + "\n");
@@ -124,7 +123,7 @@ void AddProfile(CLI::App& sub, Context& ctx) {
   CLI::App* rec = sub.add_subcommand("recommend", "The profile that suits this machine");
   AddJsonFlag(*rec, ctx);
   rec->callback([&ctx] {
-    auto r = ctx.app().RecommendProfile();
+    auto r = ctx.app().profiles().RecommendProfile();
     if (!r.ok()) return ctx.Fail(r.status());
     if (ctx.json) return ctx.PrintJson({{"profile", r->profile}, {"reason", r->reason}});
     ctx.Print(r->profile + ": " + r->reason + "\n");

@@ -118,7 +118,7 @@ class ProgressView {
   std::optional<DownloadProgress::Phase> last_phase_;
 };
 
-nlohmann::json ReportJson(const app::App::PullReport& r) {
+nlohmann::json ReportJson(const app::PullReport& r) {
   nlohmann::json j = store::ExportJson({r.model})["models"][0];
   j["status"] = "success";
   j["already_present"] = r.already_present;
@@ -139,7 +139,7 @@ nlohmann::json ReportJson(const app::App::PullReport& r) {
 
 // One pull; false when it failed (reported already).
 bool PullOne(Context& ctx, const std::string& ref, const PullFlags& f, ProgressView& view) {
-  app::App::PullQuery q;
+  app::PullQuery q;
   q.ref = ref;
   q.options.quant = f.quant;
   q.options.revision = f.revision;
@@ -160,11 +160,11 @@ bool PullOne(Context& ctx, const std::string& ref, const PullFlags& f, ProgressV
     }
     q.options.download.max_bytes_per_second = *rate;
   }
-  app::App::PullCallbacks cb;
+  app::PullCallbacks cb;
   cb.status = [&](const std::string& line) { view.Status(line); };
   cb.progress = [&](size_t, const DownloadProgress& p) { view.Progress(p); };
   if (ctx.json) view.Status("pulling manifest");
-  Result<app::App::PullReport> r = ctx.app().Pull(q, cb);
+  Result<app::PullReport> r = ctx.app().pulls().Pull(q, cb);
   view.EndLine();
   if (!r.ok()) {
     Status s = r.status();
@@ -215,7 +215,7 @@ void RunPull(Context& ctx, const PullFlags& f) {
   std::signal(SIGTERM, SIG_DFL);
 }
 
-nlohmann::json CheckJson(const app::App::UpdateCheck& c) {
+nlohmann::json CheckJson(const app::UpdateCheck& c) {
   return {{"id", c.id},
           {"name", c.name},
           {"installed_revision", c.installed_revision},
@@ -227,7 +227,7 @@ nlohmann::json CheckJson(const app::App::UpdateCheck& c) {
 }
 
 void RunOutdated(Context& ctx) {
-  auto checks = ctx.app().Outdated();
+  auto checks = ctx.app().pulls().Outdated();
   if (!checks.ok()) return ctx.Fail(checks.status());
   if (ctx.json) {
     nlohmann::json a = nlohmann::json::array();
@@ -257,7 +257,7 @@ struct UpdateFlags {
 
 void RunUpdate(Context& ctx, const UpdateFlags& f) {
   if (f.id.empty() && !f.all) return ctx.UsageError("update needs an ID or --all");
-  auto checks = ctx.app().Outdated(f.id);
+  auto checks = ctx.app().pulls().Outdated(f.id);
   if (!checks.ok()) return ctx.Fail(checks.status());
   g_interrupted = false;
   std::signal(SIGINT, OnInterrupt);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "config/value_rules.h"
 #include "core/strings.h"
 #include "core/units.h"
 
@@ -84,22 +85,25 @@ void AddModelFlags(CLI::App& sub, RunFlags& f) {
   sub.add_flag("--no-warmup", f.no_warmup, "Skip the warm-up decode after loading");
 }
 
+// The help line of a value's rule (config/value_rules.h).
+std::string Help(std::string_view key) { return std::string(FindValueRule(key)->help); }
+
 void AddSamplingFlags(CLI::App& sub, RunFlags& f) {
   sub.add_option("--profile", f.profile, "Performance profile for sampling (hangar profile list)");
-  sub.add_option("--temperature", f.temperature, "Sampling temperature, 0 (greedy) to 2");
-  sub.add_option("--top-p", f.top_p, "Nucleus sampling, 0 to 1");
-  sub.add_option("--top-k", f.top_k, "Top-k sampling, 0 disables");
-  sub.add_option("--min-p", f.min_p, "Min-p sampling, 0 to 1");
-  sub.add_option("--repeat-penalty", f.repeat_penalty, "Repetition penalty, 1 disables");
-  sub.add_option("--seed", f.seed, "Random seed (the same seed repeats the same answer)");
-  sub.add_option("--max-tokens", f.max_tokens, "Most tokens to generate");
+  sub.add_option("--temperature", f.temperature, Help("temperature"));
+  sub.add_option("--top-p", f.top_p, Help("top_p"));
+  sub.add_option("--top-k", f.top_k, Help("top_k"));
+  sub.add_option("--min-p", f.min_p, Help("min_p"));
+  sub.add_option("--repeat-penalty", f.repeat_penalty, Help("repeat_penalty"));
+  sub.add_option("--seed", f.seed, Help("seed"));
+  sub.add_option("--max-tokens", f.max_tokens, Help("max_tokens"));
   sub.add_option("--stop", f.stop, "End the answer before this text (repeatable)");
   sub.add_flag("--ignore-eos", f.ignore_eos, "Keep generating past end-of-text tokens");
 }
 
 // The query `f` describes; a usage error message when a flag is malformed.
-Result<app::App::RunQuery> QueryFrom(const RunFlags& f) {
-  app::App::RunQuery q;
+Result<app::RunQuery> QueryFrom(const RunFlags& f) {
+  app::RunQuery q;
   q.model = f.model;
   q.backend = f.backend;
   if (!f.profile.empty()) q.profile = f.profile;
@@ -193,44 +197,33 @@ const char kChatHelp[] =
     "  /use MODEL          switch to another model (the current one is unloaded)\n"
     "  /bye                leave (also /exit, /quit, Ctrl-D)\n";
 
-// Applies "/set KEY VALUE"; the message to show.
+// Applies "/set KEY VALUE" (the ranges of config/value_rules.h); the
+// message to show.
 std::string SetValue(ChatState& s, const std::string& key, const std::string& value) {
-  auto num = [&](double lo, double hi) -> std::optional<double> {
-    try {
-      size_t used = 0;
-      double v = std::stod(value, &used);
-      if (used != value.size() || !(v >= lo && v <= hi)) return std::nullopt;
-      return v;
-    } catch (...) {
-      return std::nullopt;
-    }
-  };
-  runtime::SamplingParams& p = s.request.sampling;
-  std::optional<double> v;
   if (key == "system") {
     s.system = value;
     return value.empty() ? "system prompt cleared" : "system prompt set";
-  } else if (key == "temperature" && (v = num(0, 2))) {
-    p.temperature = *v;
-  } else if (key == "top_p" && (v = num(0.0001, 1))) {
-    p.top_p = *v;
-  } else if (key == "top_k" && (v = num(0, 1e9))) {
-    p.top_k = static_cast<int>(*v);
-  } else if (key == "min_p" && (v = num(0, 1))) {
-    p.min_p = *v;
-  } else if (key == "repeat_penalty" && (v = num(0.0001, 10))) {
-    p.repeat_penalty = *v;
-  } else if (key == "seed" && (v = num(0, 4294967295.0))) {
-    p.seed = static_cast<uint32_t>(*v);
-  } else if (key == "max_tokens" && (v = num(1, 1e9))) {
-    s.request.max_tokens = static_cast<int>(*v);
-  } else {
-    return "cannot set '" + key + "' to '" + value + "' (/help lists the keys and ranges)";
   }
-  return key + " = " + value;
+  const ValueRule* rule = FindValueRule(key);
+  const auto sampling = SamplingRules();
+  if (rule == nullptr || rule < sampling.data() || rule >= sampling.data() + sampling.size()) {
+    return "cannot set '" + key + "' to '" + value + "' (/help lists the keys)";
+  }
+  Result<double> v = ParseValue(key, value);
+  if (!v.ok()) return "cannot set '" + key + "' to '" + value + "': " + v.status().message();
+  runtime::SamplingParams& p = s.request.sampling;
+  const std::string_view k = rule->key;
+  if (k == "temperature") p.temperature = *v;
+  if (k == "top_p") p.top_p = *v;
+  if (k == "top_k") p.top_k = static_cast<int>(*v);
+  if (k == "min_p") p.min_p = *v;
+  if (k == "repeat_penalty") p.repeat_penalty = *v;
+  if (k == "seed") p.seed = static_cast<uint32_t>(*v);
+  if (k == "max_tokens") s.request.max_tokens = static_cast<int>(*v);
+  return std::string(k) + " = " + value;
 }
 
-void ChatLoop(Context& ctx, app::App::RunPlan plan, runtime::SessionManager& session,
+void ChatLoop(Context& ctx, app::RunPlan plan, runtime::SessionManager& session,
               const RunFlags& f) {
   const bool tty = ::isatty(STDIN_FILENO) == 1;
   ChatState s;
@@ -286,10 +279,10 @@ void ChatLoop(Context& ctx, app::App::RunPlan plan, runtime::SessionManager& ses
           *ctx.out << "/use MODEL: name the model\n";
           continue;
         }
-        app::App::RunQuery q;
+        app::RunQuery q;
         q.model = key;
         q.backend = plan.spec.backend;
-        auto next = ctx.app().PlanRun(q);
+        auto next = ctx.app().runs().PlanRun(q);
         if (!next.ok()) {
           *ctx.out << "cannot use " << key << ": " << next.status().message() << '\n';
           continue;
@@ -334,10 +327,10 @@ void ChatLoop(Context& ctx, app::App::RunPlan plan, runtime::SessionManager& ses
 void RunRun(Context& ctx, const RunFlags& f) {
   auto q = QueryFrom(f);
   if (!q.ok()) return ctx.UsageError(q.status().message());
-  auto plan = ctx.app().PlanRun(*q);
+  auto plan = ctx.app().runs().PlanRun(*q);
   if (!plan.ok()) return ctx.Fail(plan.status());
   WireLoadReporting(ctx, plan->spec);
-  auto session = ctx.app().OpenSession(*plan);
+  auto session = ctx.app().runs().OpenSession(*plan);
   if (!session.ok()) return ctx.Fail(session.status());
   ScopedSigint sigint;
   g_cancel.Reset();
@@ -402,7 +395,7 @@ struct EmbedFlags {
 void RunEmbed(Context& ctx, const EmbedFlags& f) {
   auto q = QueryFrom(f.run);
   if (!q.ok()) return ctx.UsageError(q.status().message());
-  app::App::EmbedQuery eq;
+  app::EmbedQuery eq;
   eq.run = *q;
   eq.texts = f.texts;
   if (!f.file.empty()) {
@@ -418,7 +411,7 @@ void RunEmbed(Context& ctx, const EmbedFlags& f) {
   if (!pooling.ok()) return ctx.UsageError("--pooling: " + pooling.status().message());
   eq.options.pooling = *pooling;
   eq.options.normalize = !f.no_normalize;
-  auto r = ctx.app().Embed(eq);
+  auto r = ctx.app().runs().Embed(eq);
   if (!r.ok()) return ctx.Fail(r.status());
   const auto& vectors = r->embeddings.vectors;
   const size_t dims = vectors.empty() ? 0 : vectors.front().size();
@@ -463,7 +456,7 @@ struct BenchFlags {
 void RunBench(Context& ctx, const BenchFlags& f) {
   auto q = QueryFrom(f.run);
   if (!q.ok()) return ctx.UsageError(q.status().message());
-  app::App::BenchQuery bq;
+  app::BenchQuery bq;
   bq.run = *q;
   bq.request.n_prompt = f.n_prompt;
   bq.request.n_gen = f.n_gen;
@@ -471,7 +464,7 @@ void RunBench(Context& ctx, const BenchFlags& f) {
   bq.request.cancel = &g_cancel;
   ScopedSigint sigint;
   g_cancel.Reset();
-  auto r = ctx.app().Bench(bq);
+  auto r = ctx.app().runs().Bench(bq);
   if (!r.ok()) return ctx.Fail(r.status());
   const runtime::BenchResult& b = r->result;
   if (ctx.json) {

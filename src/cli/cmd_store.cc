@@ -26,7 +26,7 @@ nlohmann::json ModelJson(const store::InstalledModel& m) {
 }
 
 void RunDiscover(Context& ctx) {
-  auto r = ctx.app().Discover();
+  auto r = ctx.app().store().Discover();
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) {
     nlohmann::json found = nlohmann::json::array();
@@ -71,17 +71,17 @@ struct ImportFlags {
 };
 
 void RunImport(Context& ctx, const ImportFlags& f) {
-  app::App::ImportMode mode = app::App::ImportMode::kLink;
-  if (f.copy) mode = app::App::ImportMode::kCopy;
-  if (f.move) mode = app::App::ImportMode::kMove;
-  auto m = ctx.app().Import(f.path, mode);
+  app::ImportMode mode = app::ImportMode::kLink;
+  if (f.copy) mode = app::ImportMode::kCopy;
+  if (f.move) mode = app::ImportMode::kMove;
+  auto m = ctx.app().store().Import(f.path, mode);
   if (!m.ok()) return ctx.Fail(m.status());
   if (ctx.json) return ctx.PrintJson(ModelJson(*m));
-  ctx.Print(
-      "Imported " + app::EntryIdOf(*m) + " (" + FormatBytesDecimal(m->size_bytes) + ", " +
-      m->metadata.value("architecture", "?") + " " + m->metadata.value("quantization", "") + ")" +
-      (mode == app::App::ImportMode::kLink ? ", in place" : ", into " + m->primary_path.string()) +
-      "\n  run it: hangar run " + app::EntryIdOf(*m) + "\n");
+  ctx.Print("Imported " + app::EntryIdOf(*m) + " (" + FormatBytesDecimal(m->size_bytes) + ", " +
+            m->metadata.value("architecture", "?") + " " + m->metadata.value("quantization", "") +
+            ")" +
+            (mode == app::ImportMode::kLink ? ", in place" : ", into " + m->primary_path.string()) +
+            "\n  run it: hangar run " + app::EntryIdOf(*m) + "\n");
 }
 
 struct ShareFlags {
@@ -89,7 +89,7 @@ struct ShareFlags {
 };
 
 void RunShare(Context& ctx, const ShareFlags& f) {
-  auto r = ctx.app().Share(f.ref, f.to, f.name);
+  auto r = ctx.app().store().Share(f.ref, f.to, f.name);
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) {
     nlohmann::json files = nlohmann::json::array();
@@ -119,7 +119,7 @@ struct RmFlags {
 void RunRm(Context& ctx, const RmFlags& f) {
   nlohmann::json removed = nlohmann::json::array();
   for (const std::string& ref : f.refs) {
-    auto r = ctx.app().Remove(ref, f.force);
+    auto r = ctx.app().store().Remove(ref, f.force);
     if (!r.ok()) return ctx.Fail(r.status());
     if (ctx.json) {
       nlohmann::json kept = nlohmann::json::array();
@@ -137,7 +137,7 @@ void RunRm(Context& ctx, const RmFlags& f) {
 }
 
 void RunCache(Context& ctx) {
-  auto r = ctx.app().Cache();
+  auto r = ctx.app().store().Cache();
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) {
     nlohmann::json j = store::ToJson(r->usage, r->models);
@@ -200,7 +200,7 @@ void RunPrune(Context& ctx, const PruneFlags& f) {
   if (!options.max_size && !options.older_than_s) {
     return ctx.UsageError("cache prune needs --max-size SIZE or --older-than AGE (30d)");
   }
-  auto r = ctx.app().Prune(options, f.dry_run);
+  auto r = ctx.app().store().Prune(options, f.dry_run);
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) return ctx.PrintJson(store::ToJson(r->plan, f.dry_run));
   const int64_t now = Now();
@@ -216,7 +216,7 @@ void RunPrune(Context& ctx, const PruneFlags& f) {
 }
 
 void RunExport(Context& ctx, const std::string& file) {
-  auto doc = ctx.app().Export();
+  auto doc = ctx.app().store().Export();
   if (!doc.ok()) return ctx.Fail(doc.status());
   if (file.empty() || file == "-") return ctx.PrintJson(*doc);
   Status s = WriteFileAtomic(

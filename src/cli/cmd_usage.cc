@@ -37,14 +37,14 @@ nlohmann::json ToJson(const runtime::CurrentModel& c) {
 
 void RunUse(Context& ctx, const std::string& model, const std::string& backend) {
   if (model.empty()) {
-    auto c = ctx.app().Current();
+    auto c = ctx.app().runs().Current();
     if (!c.ok()) return ctx.Fail(c.status());
     if (ctx.json) return ctx.PrintJson(*c ? ToJson(**c) : nlohmann::json(nullptr));
     if (!*c) return ctx.Print("No current model (hangar use MODEL chooses one).\n");
     return ctx.Print("Current model: " + (*c)->model + " (" + (*c)->backend + "), since " +
                      When((*c)->since) + "\n");
   }
-  auto c = ctx.app().Use(model, backend);
+  auto c = ctx.app().runs().Use(model, backend);
   if (!c.ok()) return ctx.Fail(c.status());
   if (ctx.json) return ctx.PrintJson(ToJson(*c));
   ctx.Print("Now using " + c->model + " (" + c->backend + "), since " + When(c->since) +
@@ -52,7 +52,7 @@ void RunUse(Context& ctx, const std::string& model, const std::string& backend) 
 }
 
 void RunStats(Context& ctx, const std::string& model) {
-  auto r = ctx.app().Stats(model);
+  auto r = ctx.app().usage().Stats(model);
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) {
     nlohmann::json arr = nlohmann::json::array();
@@ -78,7 +78,7 @@ void RunStats(Context& ctx, const std::string& model) {
 }
 
 void RunPs(Context& ctx) {
-  auto r = ctx.app().Processes();
+  auto r = ctx.app().usage().Processes();
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) {
     nlohmann::json arr = nlohmann::json::array();
@@ -104,7 +104,7 @@ void RunPs(Context& ctx) {
 }
 
 void RunDoctor(Context& ctx) {
-  auto r = ctx.app().Doctor();
+  auto r = ctx.app().usage().Doctor();
   if (!r.ok()) return ctx.Fail(r.status());
   const runtime::Health overall = runtime::Overall(*r);
   if (overall == runtime::Health::kFail) ctx.exit_code = kExitFailure;

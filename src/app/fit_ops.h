@@ -1,0 +1,74 @@
+// FitOps: the use cases about memory and choice: how much a model needs here
+// (fit), which models suit this machine (recommend), and the machine itself.
+//
+// Thread-safe: reads the shared snapshot and hardware report.
+#ifndef HANGAR_APP_FIT_OPS_H_
+#define HANGAR_APP_FIT_OPS_H_
+
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "app/core.h"
+#include "app/model_ops.h"
+#include "app/usage_ops.h"
+#include "core/status.h"
+#include "fit/memory.h"
+#include "fit/planner.h"
+#include "fit/recommend.h"
+
+namespace hangar::app {
+
+struct FitQuery {
+  std::string ref;             // any reference (resolver.h)
+  fit::MemoryRequest request;  // n_ctx 0: 4096, capped by the model's context
+  bool auto_gpu_layers = true;
+  bool probe = true;  // confirm with llama.cpp's no-alloc probe when a file is local
+};
+
+struct FitReport {
+  std::string model;           // catalog id or file name
+  std::filesystem::path file;  // the local GGUF read; empty: catalog facts or a remote header
+  fit::FitPlan requested;      // the settings asked for
+  fit::FitPlan largest;        // the largest context that fits (same offload rule)
+};
+
+struct RecommendQuery {
+  fit::RecommendOptions options;
+  fit::MachineDescription machine;  // describe another machine (--ram, --vram, ...)
+};
+
+class FitOps {
+ public:
+  FitOps(Core* core, ModelOps* models, UsageOps* usage)
+      : core_(core), models_(models), usage_(usage) {}
+
+  // What `query.ref` needs on this machine within the configured limits: a
+  // local file from its header (and llama.cpp's probe), a catalog model from
+  // its facts, a remote model from its header read by Range. NotFound for an
+  // unknown model; errors of the GGUF reader, the sources and the estimator.
+  Result<FitReport> Fit(const FitQuery& query);
+
+  // Ranks the catalog and installed models for this machine (or the one
+  // described). ResourceExhausted from the coding policy below 6 GB.
+  Result<fit::Recommendation> Recommend(const RecommendQuery& query);
+
+  // This machine (probed once per process).
+  Result<const HardwareInfo*> Hardware() { return core_->hardware(); }
+
+ private:
+  // This CPU's main-memory bandwidth, measured (or read from the cache
+  // file) once per process: concurrent first calls measure once.
+  std::optional<double> HostBandwidth(const Snapshot& s, const CpuInfo& cpu);
+
+  Core* core_;
+  ModelOps* models_;
+  UsageOps* usage_;
+  std::mutex bandwidth_mu_;  // guards bandwidth_
+  std::optional<double> bandwidth_;
+};
+
+}  // namespace hangar::app
+
+#endif  // HANGAR_APP_FIT_OPS_H_

@@ -1,0 +1,115 @@
+#include "app/snapshot.h"
+
+#include <sys/stat.h>
+
+#include <system_error>
+
+#include "core/log.h"
+
+namespace hangar::app {
+
+namespace fs = std::filesystem;
+
+SnapshotSource::SnapshotSource(Paths paths, store::StateDbPool* pool)
+    : paths_(std::move(paths)), pool_(pool) {}
+
+SnapshotSource::~SnapshotSource() {
+  {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    stop_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+Result<std::shared_ptr<const Snapshot>> SnapshotSource::Current() {
+  if (std::shared_ptr<const Snapshot> s = current_.load()) return s;
+  std::lock_guard<std::mutex> lock(build_mu_);
+  // Another thread may have built it while this one waited.
+  if (std::shared_ptr<const Snapshot> s = current_.load()) return s;
+  return Build();
+}
+
+Result<std::shared_ptr<const Snapshot>> SnapshotSource::Refresh() {
+  std::lock_guard<std::mutex> lock(build_mu_);
+  return Build();
+}
+
+Result<std::shared_ptr<const Snapshot>> SnapshotSource::Build() {
+  // Observed before reading: a change made while this build reads moves the
+  // fingerprint again and is picked up at the next poll.
+  built_from_ = Observe();
+  auto s = std::make_shared<Snapshot>();
+  s->paths = paths_;
+  ASSIGN_OR_RETURN(s->config, Config::Load(paths_.config_file));
+  if (pool_->Exists()) {
+    ASSIGN_OR_RETURN(store::StateDbPool::Lease db, pool_->Acquire());
+    store::ModelDb models(*db);
+    ASSIGN_OR_RETURN(std::vector<store::InstalledModel> all, models.List());
+    s->installed.reserve(all.size());
+    for (store::InstalledModel& m : all) {
+      std::error_code ec;
+      if (fs::exists(m.primary_path, ec)) {
+        s->installed.push_back(std::move(m));
+        continue;
+      }
+      // Reconcile: the row of a model whose file is gone goes too.
+      Log(LogLevel::kInfo, "forgetting {}: {} is gone", m.id, m.primary_path.string());
+      RETURN_IF_ERROR(models.Remove(m.id));
+    }
+  }
+  ASSIGN_OR_RETURN(s->models, ModelIndex::Build(DefaultCatalog(), s->config.presets(),
+                                                s->config.file_name(), s->installed));
+  s->generation = ++generation_;
+  builds_.fetch_add(1);
+  std::shared_ptr<const Snapshot> done = std::move(s);
+  current_.store(done);
+  return done;
+}
+
+SnapshotSource::Fingerprint SnapshotSource::Observe() {
+  Fingerprint f;
+  struct stat st {};
+  if (::stat(paths_.config_file.c_str(), &st) == 0) {
+    f.config_exists = true;
+    f.config_inode = st.st_ino;
+    f.config_size = static_cast<uint64_t>(st.st_size);
+    f.config_mtime_ns =
+        static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  }
+  f.db_exists = pool_->Exists();
+  if (f.db_exists) {
+    if (!watch_db_) {
+      Result<std::unique_ptr<store::StateDb>> db = store::StateDb::Open(pool_->path());
+      if (db.ok()) watch_db_ = std::move(*db);
+    }
+    if (watch_db_) {
+      Result<int64_t> v = watch_db_->DataVersion();
+      if (v.ok()) f.db_version = *v;
+    }
+  }
+  return f;
+}
+
+void SnapshotSource::Watch(std::chrono::milliseconds interval) {
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  if (watcher_.joinable() || stop_) return;
+  watcher_ = std::thread([this, interval] { WatchLoop(interval); });
+}
+
+void SnapshotSource::WatchLoop(std::chrono::milliseconds interval) {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(watch_mu_);
+      if (watch_cv_.wait_for(lock, interval, [this] { return stop_; })) return;
+    }
+    std::lock_guard<std::mutex> lock(build_mu_);
+    if (Observe() == built_from_) continue;
+    Result<std::shared_ptr<const Snapshot>> built = Build();
+    if (!built.ok()) {
+      Log(LogLevel::kWarning, "keeping the previous state: {}", built.status().message());
+    }
+  }
+}
+
+}  // namespace hangar::app

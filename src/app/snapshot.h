@@ -1,0 +1,112 @@
+// Snapshot: what every use case reads about this machine's models, as one
+// immutable value: config.toml, the catalog with the user's presets merged
+// in, and the installed models of the state database. Readers hold a
+// shared_ptr<const Snapshot> and never lock; a change replaces the whole
+// snapshot, so a reader sees one consistent state that existed, never half of
+// a change.
+//
+// SnapshotSource builds snapshots and replaces them:
+//   - Refresh() at once, after this process changed config.toml or the
+//     database (pull, import, rm, profile update, ...);
+//   - from a watcher thread (Watch()) when another process did: it polls the
+//     config file's identity (inode, size, mtime) and the database's
+//     `PRAGMA data_version`, each a few microseconds, and rebuilds only when
+//     one moved, so a long-running process sees another's `hangar pull`,
+//     `rm` or `profile update` within one poll interval.
+// Building reconciles the database with the disk: the row of a model whose
+// primary file is gone is removed. Without a state database yet nothing is
+// created.
+//
+// Thread-safe: every method may be called from any thread. Builds are
+// serialised; Current() never waits for one once a snapshot exists.
+#ifndef HANGAR_APP_SNAPSHOT_H_
+#define HANGAR_APP_SNAPSHOT_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/models.h"
+#include "config/config.h"
+#include "core/paths.h"
+#include "core/status.h"
+#include "store/model_db.h"
+#include "store/state_db_pool.h"
+
+namespace hangar::app {
+
+struct Snapshot {
+  uint64_t generation = 0;  // 1 for the first build of a source, then +1 per build
+  Paths paths;
+  Config config;
+  std::vector<store::InstalledModel> installed;  // files present on disk
+  ModelIndex models;                             // catalog + installed + presets
+};
+
+class SnapshotSource {
+ public:
+  // `pool` is borrowed and must outlive the source.
+  SnapshotSource(Paths paths, store::StateDbPool* pool);
+  ~SnapshotSource();  // stops the watcher
+  SnapshotSource(const SnapshotSource&) = delete;
+  SnapshotSource& operator=(const SnapshotSource&) = delete;
+
+  // The current snapshot, built on the first call. Errors of a build: a
+  // broken config.toml (InvalidArgument naming file, line and key), the
+  // state database (Unavailable, DataLoss), a bad preset (InvalidArgument).
+  // Once one snapshot exists, a later failed rebuild keeps it (and logs).
+  Result<std::shared_ptr<const Snapshot>> Current();
+
+  // Builds a new snapshot now and makes it current. Errors as Current(); on
+  // error the previous snapshot stays current.
+  Result<std::shared_ptr<const Snapshot>> Refresh();
+
+  // Starts the watcher thread (once; later calls do nothing), checking every
+  // `interval` whether another process changed config.toml or the database.
+  void Watch(std::chrono::milliseconds interval = std::chrono::milliseconds(250));
+
+  // The number of builds so far (tests and the server's statistics).
+  uint64_t builds() const { return builds_.load(); }
+
+ private:
+  // What the watcher compares between polls.
+  struct Fingerprint {
+    bool config_exists = false;
+    uint64_t config_inode = 0, config_size = 0;
+    int64_t config_mtime_ns = 0;
+    bool db_exists = false;
+    int64_t db_version = 0;
+    bool operator==(const Fingerprint&) const = default;
+  };
+  // Both with build_mu_ held.
+  Result<std::shared_ptr<const Snapshot>> Build();
+  Fingerprint Observe();
+  void WatchLoop(std::chrono::milliseconds interval);
+
+  const Paths paths_;
+  store::StateDbPool* pool_;
+  std::atomic<std::shared_ptr<const Snapshot>> current_;
+  std::atomic<uint64_t> builds_{0};
+  std::mutex build_mu_;  // one build at a time; guards everything below up to watch_mu_
+  uint64_t generation_ = 0;
+  // What config.toml and the database looked like just before the current
+  // snapshot was read: a change after that moves the fingerprint.
+  Fingerprint built_from_;
+  // Observe()'s own connection (data_version is per connection).
+  std::unique_ptr<store::StateDb> watch_db_;
+
+  std::mutex watch_mu_;  // guards stop_
+  std::condition_variable watch_cv_;
+  bool stop_ = false;
+  std::thread watcher_;
+};
+
+}  // namespace hangar::app
+
+#endif  // HANGAR_APP_SNAPSHOT_H_
