@@ -45,16 +45,14 @@
 #include "gguf/summary.h"
 #include "llama-ext.h"
 #include "llama.h"
+#include "llamacpp/handles.h"
+#include "llamacpp/log_capture.h"
+#include "llamacpp/types.h"
 
 namespace hangar::fit {
 namespace {
 
 constexpr int kDecodeTokens = 16;
-
-// Error lines of llama.cpp's log, for the reason a cell is not applicable.
-void KeepErrors(ggml_log_level level, const char* text, void* user_data) {
-  if (level == GGML_LOG_LEVEL_ERROR) static_cast<std::string*>(user_data)->append(text);
-}
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
@@ -85,52 +83,52 @@ double CatalogEstimateMs(size_t count, int rounds) {
 
 // The child: one real load, one decode, one JSON line on stdout.
 int RunCell(const std::string& model, uint32_t n_ctx, const std::string& kv, bool fa) {
-  std::string errors;
-  llama_log_set(KeepErrors, &errors);
-  llama_backend_init();
+  // llama.cpp's error lines, for the reason a cell is not applicable.
+  llamacpp::LogCapture capture;
   nlohmann::json out;
   llama_model_params mp = llama_model_default_params();
-  llama_model* m = llama_model_load_from_file(model.c_str(), mp);
+  llamacpp::ModelPtr m = llamacpp::LoadModel(model, mp);
   if (m == nullptr) {
     out = {{"ok", false}, {"error", "model load failed"}};
     std::puts(out.dump().c_str());
     return 0;
   }
-  Result<uint32_t> type = CacheTypeId(CacheType{kv});
+  Result<uint32_t> type_id = CacheTypeId(CacheType{kv});
   llama_context_params cp = llama_context_default_params();
   cp.n_ctx = n_ctx;
   cp.n_batch = 2048;
   cp.n_ubatch = 512;
   cp.n_seq_max = 1;
-  cp.type_k = static_cast<ggml_type>(type.value_or(1));
+  cp.type_k = llamacpp::ToGgmlType(type_id.value_or(1)).value_or(GGML_TYPE_F16);
   cp.type_v = cp.type_k;
-  cp.flash_attn_type = fa ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  cp.flash_attn_type = llamacpp::FlashAttnType(fa);
   cp.swa_full = false;
-  llama_context* ctx = llama_init_from_model(m, cp);
+  llamacpp::ContextPtr ctx = llamacpp::NewContext(m.get(), cp);
   if (ctx == nullptr) {
     // "llama_init_from_model: failed to initialize the context: REASON"
+    const std::string& errors = capture.errors();
     const size_t colon = errors.rfind(": ");
     std::string reason = colon == std::string::npos ? errors : errors.substr(colon + 2);
-    while (!reason.empty() && reason.back() == '\n') reason.pop_back();
     out = {{"ok", false}, {"error", reason.empty() ? "context refused" : reason}};
     std::puts(out.dump().c_str());
-    llama_model_free(m);
     return 0;
   }
-  llama_batch batch = llama_batch_init(kDecodeTokens, 0, 1);
-  const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(m));
-  for (int i = 0; i < kDecodeTokens; ++i) {
-    batch.token[i] = (i * 7919 + 11) % n_vocab;
-    batch.pos[i] = i;
-    batch.n_seq_id[i] = 1;
-    batch.seq_id[i][0] = 0;
-    batch.logits[i] = i == kDecodeTokens - 1;
+  const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(m.get()));
+  int rc = 0;
+  {
+    llamacpp::Batch batch(kDecodeTokens, 1);
+    for (int i = 0; i < kDecodeTokens; ++i) {
+      batch->token[i] = (i * 7919 + 11) % n_vocab;
+      batch->pos[i] = i;
+      batch->n_seq_id[i] = 1;
+      batch->seq_id[i][0] = 0;
+      batch->logits[i] = i == kDecodeTokens - 1;
+    }
+    batch->n_tokens = kDecodeTokens;
+    rc = llama_decode(ctx.get(), batch.get());
   }
-  batch.n_tokens = kDecodeTokens;
-  const int rc = llama_decode(ctx, batch);
-  llama_batch_free(batch);
   uint64_t model_bytes = 0, context_bytes = 0, compute_bytes = 0;
-  for (const auto& [buft, mb] : llama_get_memory_breakdown(ctx)) {
+  for (const auto& [buft, mb] : llama_get_memory_breakdown(ctx.get())) {
     model_bytes += mb.model;
     context_bytes += mb.context;
     compute_bytes += mb.compute;
@@ -143,8 +141,6 @@ int RunCell(const std::string& model, uint32_t n_ctx, const std::string& kv, boo
          {"output", uint64_t(n_vocab) * 4}};
   std::puts(out.dump().c_str());
   std::fflush(stdout);
-  llama_free(ctx);
-  llama_model_free(m);
   return 0;
 }
 

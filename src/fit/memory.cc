@@ -39,6 +39,18 @@ Result<FlashAttention> ParseFlashAttention(std::string_view text) {
       fmt::format("flash attention setting '{}' is not known; use on, off or auto", text));
 }
 
+std::optional<bool> FlashAttentionForced(FlashAttention fa) {
+  switch (fa) {
+    case FlashAttention::kOn:
+      return true;
+    case FlashAttention::kOff:
+      return false;
+    case FlashAttention::kAuto:
+      break;
+  }
+  return std::nullopt;
+}
+
 Result<uint32_t> CacheTypeId(const CacheType& type) {
   const std::string name = AsciiLower(type.name);
   bool allowed = false;

@@ -21,6 +21,9 @@ namespace hangar::fit {
 enum class FlashAttention { kAuto, kOn, kOff };
 std::string_view FlashAttentionName(FlashAttention fa);
 Result<FlashAttention> ParseFlashAttention(std::string_view text);  // on/off/auto
+// nullopt for kAuto (llama.cpp decides), else whether it is forced on: the
+// form llamacpp::FlashAttnType takes.
+std::optional<bool> FlashAttentionForced(FlashAttention fa);
 
 // KV cache element type, by ggml name: "f16" (default), "f32", "bf16",
 // "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl".

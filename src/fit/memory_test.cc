@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "core/status_matchers.h"
@@ -28,6 +29,12 @@ TEST(FlashAttentionTest, ParsesEveryName) {
     EXPECT_EQ(*back, fa);
   }
   EXPECT_THAT(ParseFlashAttention("sometimes"), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(FlashAttentionTest, ForcedIsNulloptOnlyForAuto) {
+  EXPECT_EQ(FlashAttentionForced(FlashAttention::kAuto), std::nullopt);
+  EXPECT_EQ(FlashAttentionForced(FlashAttention::kOn), std::optional<bool>(true));
+  EXPECT_EQ(FlashAttentionForced(FlashAttention::kOff), std::optional<bool>(false));
 }
 
 TEST(CacheTypeTest, MapsNamesToGgmlIds) {

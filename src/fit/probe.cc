@@ -6,9 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <memory>
-#include <mutex>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <variant>
 #include <vector>
@@ -20,85 +19,12 @@
 #include "gguf/parser.h"
 #include "llama-ext.h"
 #include "llama.h"
+#include "llamacpp/handles.h"
+#include "llamacpp/log_capture.h"
+#include "llamacpp/types.h"
 
 namespace hangar::fit {
 namespace {
-
-// What the probe's log callback keeps of llama.cpp's log.
-struct LogCapture {
-  std::string errors;   // error-level lines, for the failure message
-  std::string current;  // the line being assembled (CONT chunks)
-  ggml_log_level level = GGML_LOG_LEVEL_NONE;
-  bool fa_enabled = false;   // "Flash Attention enabled" (auto resolved on)
-  bool fa_disabled = false;  // "Flash Attention not supported" (auto resolved off)
-
-  void Line(ggml_log_level lvl, const std::string& line) {
-    if (line.find("Flash Attention enabled") != std::string::npos) fa_enabled = true;
-    if (line.find("Flash Attention not supported") != std::string::npos) fa_disabled = true;
-    if (lvl == GGML_LOG_LEVEL_ERROR && errors.size() < 4096) {
-      std::string l = line;
-      while (!l.empty() && (l.back() == '\n' || l.back() == ' ')) l.pop_back();
-      if (!l.empty()) {
-        if (!errors.empty()) errors += "; ";
-        errors += l;
-      }
-    }
-  }
-};
-
-void CaptureLog(ggml_log_level level, const char* text, void* user_data) {
-  auto* cap = static_cast<LogCapture*>(user_data);
-  if (level != GGML_LOG_LEVEL_CONT) {
-    if (!cap->current.empty()) cap->Line(cap->level, cap->current);
-    cap->current.clear();
-    cap->level = level;
-  }
-  cap->current += text;
-  if (!cap->current.empty() && cap->current.back() == '\n') {
-    cap->Line(cap->level, cap->current);
-    cap->current.clear();
-  }
-}
-
-// Installs CaptureLog for its lifetime and restores the previous callback.
-class ScopedLogCapture {
- public:
-  explicit ScopedLogCapture(LogCapture* capture) {
-    llama_log_get(&previous_, &previous_data_);
-    llama_log_set(CaptureLog, capture);
-  }
-  ~ScopedLogCapture() { llama_log_set(previous_, previous_data_); }
-  ScopedLogCapture(const ScopedLogCapture&) = delete;
-  ScopedLogCapture& operator=(const ScopedLogCapture&) = delete;
-
- private:
-  ggml_log_callback previous_ = nullptr;
-  void* previous_data_ = nullptr;
-};
-
-std::mutex& ProbeMutex() {
-  static std::mutex mu;
-  return mu;
-}
-
-struct ModelDeleter {
-  void operator()(llama_model* m) const { llama_model_free(m); }
-};
-struct ContextDeleter {
-  void operator()(llama_context* c) const { llama_free(c); }
-};
-
-llama_flash_attn_type ToLlama(FlashAttention fa) {
-  switch (fa) {
-    case FlashAttention::kOn:
-      return LLAMA_FLASH_ATTN_TYPE_ENABLED;
-    case FlashAttention::kOff:
-      return LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    case FlashAttention::kAuto:
-      break;
-  }
-  return LLAMA_FLASH_ATTN_TYPE_AUTO;
-}
 
 Status CheckRequest(const MemoryRequest& r, uint32_t type_v) {
   if (r.n_batch == 0 || r.n_ubatch == 0 || r.n_seq == 0) {
@@ -119,32 +45,36 @@ Status CheckRequest(const MemoryRequest& r, uint32_t type_v) {
 }  // namespace
 
 Result<MemoryBreakdown> Probe(const std::filesystem::path& model, const MemoryRequest& request) {
-  ASSIGN_OR_RETURN(const uint32_t type_k, CacheTypeId(request.type_k));
-  ASSIGN_OR_RETURN(const uint32_t type_v, CacheTypeId(request.type_v));
-  RETURN_IF_ERROR(CheckRequest(request, type_v));
+  ASSIGN_OR_RETURN(const uint32_t type_k_id, CacheTypeId(request.type_k));
+  ASSIGN_OR_RETURN(const uint32_t type_v_id, CacheTypeId(request.type_v));
+  RETURN_IF_ERROR(CheckRequest(request, type_v_id));
+  ASSIGN_OR_RETURN(const ggml_type type_k, llamacpp::ToGgmlType(type_k_id));
+  ASSIGN_OR_RETURN(const ggml_type type_v, llamacpp::ToGgmlType(type_v_id));
   std::error_code ec;
   if (!std::filesystem::is_regular_file(model, ec)) {
     return NotFoundError(
         fmt::format("model file {} does not exist; check the path", model.string()));
   }
 
-  std::lock_guard<std::mutex> lock(ProbeMutex());
-  static std::once_flag backend_once;
-  std::call_once(backend_once, [] { llama_backend_init(); });
-
-  LogCapture capture;
-  ScopedLogCapture scoped(&capture);
+  // What `auto` flash attention resolved to, from llama.cpp's own lines
+  // ("Flash Attention enabled" / "Flash Attention not supported").
+  bool fa_enabled = false;
+  bool fa_disabled = false;
+  llamacpp::LogCapture capture([&](ggml_log_level, std::string_view line) {
+    if (line.find("Flash Attention enabled") != std::string_view::npos) fa_enabled = true;
+    if (line.find("Flash Attention not supported") != std::string_view::npos) fa_disabled = true;
+  });
 
   llama_model_params mparams = llama_model_default_params();
   mparams.no_alloc = true;
   mparams.load_mode = LLAMA_LOAD_MODE_NONE;  // no_alloc maps nothing
   mparams.n_gpu_layers = request.n_gpu_layers;
-  std::unique_ptr<llama_model, ModelDeleter> m(llama_model_load_from_file(model.c_str(), mparams));
+  llamacpp::ModelPtr m = llamacpp::LoadModel(model, mparams);
   if (m == nullptr) {
     return InvalidArgumentError(fmt::format(
         "llama.cpp cannot load {}: {}; check that it is a GGUF model of an architecture this "
         "llama.cpp supports",
-        model.filename().string(), capture.errors.empty() ? "no reason given" : capture.errors));
+        model.filename().string(), capture.Reason()));
   }
 
   llama_context_params cparams = llama_context_default_params();
@@ -152,19 +82,19 @@ Result<MemoryBreakdown> Probe(const std::filesystem::path& model, const MemoryRe
   cparams.n_batch = request.n_batch;
   cparams.n_ubatch = request.n_ubatch;
   cparams.n_seq_max = request.n_seq;
-  cparams.type_k = static_cast<ggml_type>(type_k);
-  cparams.type_v = static_cast<ggml_type>(type_v);
-  cparams.flash_attn_type = ToLlama(request.flash_attn);
+  cparams.type_k = type_k;
+  cparams.type_v = type_v;
+  cparams.flash_attn_type = llamacpp::FlashAttnType(FlashAttentionForced(request.flash_attn));
   cparams.swa_full = request.swa_full;
   cparams.kv_unified = false;
-  std::unique_ptr<llama_context, ContextDeleter> ctx(llama_init_from_model(m.get(), cparams));
+  llamacpp::ContextPtr ctx = llamacpp::NewContext(m.get(), cparams);
   if (ctx == nullptr) {
     return InvalidArgumentError(fmt::format(
         "llama.cpp refuses the settings for {} (context {}, batch {}/{}, {} sequences, K cache {}, "
         "V cache {}, flash attention {}): {}",
         model.filename().string(), request.n_ctx, request.n_batch, request.n_ubatch, request.n_seq,
         request.type_k.name, request.type_v.name, FlashAttentionName(request.flash_attn),
-        capture.errors.empty() ? "no reason given" : capture.errors));
+        capture.Reason()));
   }
 
   const int32_t n_devices = llama_model_n_devices(m.get());
@@ -197,8 +127,8 @@ Result<MemoryBreakdown> Probe(const std::filesystem::path& model, const MemoryRe
   out.n_gpu_layers = n_devices == 0             ? 0
                      : request.n_gpu_layers < 0 ? n_layer + 1
                                                 : std::min(request.n_gpu_layers, n_layer + 1);
-  if (capture.fa_enabled || capture.fa_disabled) {
-    out.flash_attn = capture.fa_enabled;
+  if (fa_enabled || fa_disabled) {
+    out.flash_attn = fa_enabled;
   } else {
     out.flash_attn = request.flash_attn != FlashAttention::kOff;
   }

@@ -13,11 +13,11 @@
 // (WriteSparseModelFile). Split models: write each part under its own split
 // name ("-00001-of-00003.gguf", ...) in one folder and probe the first.
 //
-// Thread-safety: llama.cpp's log callback is process-wide. A probe installs
-// its own callback (llama.cpp's log is silenced and its error lines collected
-// for the message) and restores the previous one when done; probes run one at
-// a time (a process-wide mutex), so they are safe to call from any thread, but
-// code that calls llama_log_set itself while a probe runs would race with it.
+// Thread-safety: probes may run from any thread, several at once, beside
+// models loading elsewhere in the process. llama.cpp is reached through the
+// llamacpp/ adapter: its log goes to Hangar's log, and a probe's failure
+// message holds only the error lines llama.cpp logged on the probe's own
+// thread (llamacpp/log_capture.h).
 // A probe takes 50-250 ms, mostly llama.cpp reading the vocabulary, and about
 // the memory of the vocabulary and the tensor table.
 #ifndef HANGAR_FIT_PROBE_H_

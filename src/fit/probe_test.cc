@@ -17,6 +17,7 @@
 #include "fit/test_models.h"
 #include "gguf/parser.h"
 #include "llama.h"
+#include "llamacpp/log_capture.h"
 
 namespace hangar::fit {
 namespace {
@@ -153,22 +154,22 @@ TEST(ProbeTest, ErrorsSayWhatWentWrong) {
               StatusIs(StatusCode::kInvalidArgument));
 }
 
-int g_user_log_calls = 0;
-void UserLog(ggml_log_level, const char*, void*) { ++g_user_log_calls; }
-
-TEST(ProbeTest, RestoresTheLogCallbackAndStaysQuiet) {
-  ggml_log_callback before = nullptr;
-  void* before_data = nullptr;
-  llama_log_get(&before, &before_data);
-  llama_log_set(UserLog, nullptr);
-  g_user_log_calls = 0;
+// The probe reaches llama.cpp through the adapter: the one log callback stays
+// installed (nothing swaps it), and a failure says what llama.cpp logged.
+TEST(ProbeTest, KeepsTheAdaptersLogCallbackAndReportsLlamaCppsReason) {
   ASSERT_OK(Probe(testing::TinyModel("qwen2"), Request(2048, "f16", FlashAttention::kAuto)));
-  EXPECT_EQ(g_user_log_calls, 0) << "llama.cpp's log is silenced during the probe";
   ggml_log_callback cb = nullptr;
   void* data = nullptr;
   llama_log_get(&cb, &data);
-  EXPECT_EQ(cb, &UserLog);
-  llama_log_set(before, before_data);
+  EXPECT_EQ(cb, &llamacpp::ForwardLog);
+
+  const std::filesystem::path junk = testing::FreshDir("junk-reason") / "junk.gguf";
+  std::ofstream(junk) << "JUNK" << std::string(4096, 'x');
+  Result<MemoryBreakdown> r = Probe(junk, Request(2048, "f16", FlashAttention::kOn));
+  EXPECT_THAT(r, StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(r.status().message(), HasSubstr("invalid magic characters: 'JUNK'"));
+  llama_log_get(&cb, &data);
+  EXPECT_EQ(cb, &llamacpp::ForwardLog);
 }
 
 }  // namespace

@@ -20,7 +20,9 @@
 #include "gguf/summary.h"
 #include "llama-ext.h"
 #include "llama.h"
-#include "runtime/llama_log.h"
+#include "llamacpp/handles.h"
+#include "llamacpp/log_capture.h"
+#include "llamacpp/types.h"
 #include "runtime/memory_guard.h"
 #include "runtime/recovery.h"
 #include "runtime/text_assembler.h"
@@ -28,30 +30,10 @@
 namespace hangar::runtime {
 namespace {
 
-struct ModelDeleter {
-  void operator()(llama_model* m) const { llama_model_free(m); }
-};
-struct ContextDeleter {
-  void operator()(llama_context* c) const { llama_free(c); }
-};
-struct SamplerDeleter {
-  void operator()(llama_sampler* s) const { llama_sampler_free(s); }
-};
-using ModelPtr = std::unique_ptr<llama_model, ModelDeleter>;
-using ContextPtr = std::unique_ptr<llama_context, ContextDeleter>;
-using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
-
-llama_flash_attn_type ToLlama(fit::FlashAttention fa) {
-  switch (fa) {
-    case fit::FlashAttention::kOn:
-      return LLAMA_FLASH_ATTN_TYPE_ENABLED;
-    case fit::FlashAttention::kOff:
-      return LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    case fit::FlashAttention::kAuto:
-      break;
-  }
-  return LLAMA_FLASH_ATTN_TYPE_AUTO;
-}
+using llamacpp::ContextPtr;
+using llamacpp::LogCapture;
+using llamacpp::ModelPtr;
+using llamacpp::SamplerPtr;
 
 enum llama_pooling_type ToLlama(Pooling p) {
   switch (p) {
@@ -150,7 +132,7 @@ class LlamaBackend final : public Backend {
  public:
   explicit LlamaBackend(const BackendContext& context) : context_(context) {
     if (context_.clock == nullptr) context_.clock = &SystemClock::Default();
-    InstallLlamaLog();
+    llamacpp::InitBackend();
   }
   ~LlamaBackend() override { Unload(); }
 
@@ -229,10 +211,12 @@ Status LlamaBackend::Attempt(const ModelTarget& target, const LoadOptions& optio
   ctx_.reset();
   model_.reset();
   const std::string file = target.file.filename().string();
-  ASSIGN_OR_RETURN(const uint32_t type_k, fit::CacheTypeId(options.type_k));
-  ASSIGN_OR_RETURN(const uint32_t type_v, fit::CacheTypeId(options.type_v));
+  ASSIGN_OR_RETURN(const uint32_t type_k_id, fit::CacheTypeId(options.type_k));
+  ASSIGN_OR_RETURN(const uint32_t type_v_id, fit::CacheTypeId(options.type_v));
+  ASSIGN_OR_RETURN(const ggml_type type_k, llamacpp::ToGgmlType(type_k_id));
+  ASSIGN_OR_RETURN(const ggml_type type_v, llamacpp::ToGgmlType(type_v_id));
 
-  LlamaLogCapture capture;
+  LogCapture capture;
   ProgressState progress{&options, false};
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = plan.n_gpu_layers;
@@ -240,10 +224,10 @@ Status LlamaBackend::Attempt(const ModelTarget& target, const LoadOptions& optio
                               : (options.mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE);
   mp.progress_callback = OnProgress;
   mp.progress_callback_user_data = &progress;
-  ModelPtr model(llama_model_load_from_file(target.file.c_str(), mp));
+  ModelPtr model = llamacpp::LoadModel(target.file, mp);
   if (model == nullptr) {
     if (progress.cancelled) return CancelledError(fmt::format("loading {} was cancelled", file));
-    const std::string why = capture.errors().empty() ? "no reason given" : capture.errors();
+    const std::string why = capture.Reason();
     if (capture.out_of_memory()) {
       return ResourceExhaustedError(fmt::format("out of memory loading {}: {}", file, why));
     }
@@ -260,15 +244,15 @@ Status LlamaBackend::Attempt(const ModelTarget& target, const LoadOptions& optio
   cp.n_seq_max = options.n_seq;
   cp.n_threads = threads_;
   cp.n_threads_batch = threads_batch_;
-  cp.flash_attn_type = ToLlama(options.flash_attn);
-  cp.type_k = static_cast<ggml_type>(type_k);
-  cp.type_v = static_cast<ggml_type>(type_v);
+  cp.flash_attn_type = llamacpp::FlashAttnType(fit::FlashAttentionForced(options.flash_attn));
+  cp.type_k = type_k;
+  cp.type_v = type_v;
   cp.no_perf = true;
   cp.abort_callback = Abort;
   cp.abort_callback_data = this;
-  ContextPtr ctx(llama_init_from_model(model.get(), cp));
+  ContextPtr ctx = llamacpp::NewContext(model.get(), cp);
   if (ctx == nullptr) {
-    const std::string why = capture.errors().empty() ? "no reason given" : capture.errors();
+    const std::string why = capture.Reason();
     if (capture.out_of_memory()) {
       return ResourceExhaustedError(
           fmt::format("out of memory creating the context of {}: {}", file, why));
@@ -547,7 +531,7 @@ Status LlamaBackend::EnsureEmbeddingContext(Pooling pooling, uint32_t n_tokens) 
   const uint32_t want = std::max<uint32_t>(512, (n_tokens + 255) / 256 * 256);
   if (embd_ctx_ && embd_pooling_ == pooling && embd_n_ctx_ >= n_tokens) return Status::Ok();
   embd_ctx_.reset();
-  LlamaLogCapture capture;
+  LogCapture capture;
   llama_context_params cp = llama_context_default_params();
   cp.n_ctx = want;
   cp.n_batch = want;
@@ -559,15 +543,15 @@ Status LlamaBackend::EnsureEmbeddingContext(Pooling pooling, uint32_t n_tokens) 
   cp.embeddings = true;
   cp.no_perf = true;
   cp.pooling_type = ToLlama(pooling);
-  ContextPtr ctx(llama_init_from_model(model_.get(), cp));
+  ContextPtr ctx = llamacpp::NewContext(model_.get(), cp);
   if (ctx && pooling == Pooling::kModel &&
       llama_pooling_type(ctx.get()) == LLAMA_POOLING_TYPE_NONE) {
     ctx.reset();  // a generative model: mean pooling
     cp.pooling_type = LLAMA_POOLING_TYPE_MEAN;
-    ctx.reset(llama_init_from_model(model_.get(), cp));
+    ctx = llamacpp::NewContext(model_.get(), cp);
   }
   if (ctx == nullptr) {
-    const std::string why = capture.errors().empty() ? "no reason given" : capture.errors();
+    const std::string why = capture.Reason();
     if (capture.out_of_memory()) {
       return ResourceExhaustedError("out of memory creating the embedding context: " + why);
     }
@@ -613,12 +597,9 @@ Result<Embeddings> LlamaBackend::Embed(std::span<const std::string> texts,
                              : llama_model_n_embd(model_.get());
   const bool encoder_only =
       llama_model_has_encoder(model_.get()) && !llama_model_has_decoder(model_.get());
-  llama_batch batch =
-      llama_batch_init(static_cast<int32_t>(embd_n_ctx_), 0, static_cast<int32_t>(kEmbedSequences));
-  struct BatchFree {
-    llama_batch* b;
-    ~BatchFree() { llama_batch_free(*b); }
-  } batch_free{&batch};
+  llamacpp::Batch owned_batch(static_cast<int32_t>(embd_n_ctx_),
+                              static_cast<int32_t>(kEmbedSequences));
+  llama_batch& batch = owned_batch.get();
 
   size_t next = 0;
   while (next < tokens.size()) {

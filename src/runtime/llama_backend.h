@@ -23,8 +23,11 @@
 // own pooling, else mean; or mean/cls/last as asked) that packs up to
 // kEmbedSequences texts into one batch.
 //
-// Not thread-safe (see backend.h); llama.cpp's log goes to Hangar's log
-// (runtime/llama_log.h).
+// Not thread-safe (see backend.h), but separate backends may load and run on
+// separate threads at once. llama.cpp is reached through the llamacpp/
+// adapter: its log goes to Hangar's log, and a failed load reports only the
+// error lines llama.cpp logged on the loading thread
+// (llamacpp/log_capture.h).
 #ifndef HANGAR_RUNTIME_LLAMA_BACKEND_H_
 #define HANGAR_RUNTIME_LLAMA_BACKEND_H_
 

@@ -15,7 +15,6 @@
 #include "core/units.h"
 #include "fit/model_facts.h"
 #include "fit/test_models.h"
-#include "runtime/llama_log.h"
 
 namespace hangar::runtime {
 namespace {
@@ -386,28 +385,6 @@ TEST(BackendRegistryTest, DefaultIsLlamaAndUnknownNamesAreNotFound) {
 
 namespace hangar::runtime {
 namespace {
-
-TEST(LlamaLogTest, OutOfMemoryLinesAreRecognised) {
-  struct Case {
-    const char* line;
-    bool oom;
-  };
-  const Case cases[] = {
-      {"ggml_backend_cpu_buffer_type_alloc_buffer: failed to allocate buffer of size 1073741824",
-       true},
-      {"ggml_cuda_host_malloc: failed to allocate 512.00 MiB of pinned memory: out of memory",
-       true},
-      {"CUDA error: out of memory", true},
-      {"llama_init_from_model: failed to initialize the context: failed to allocate compute "
-       "buffers",
-       true},
-      {"llama_model_load: error loading model: tensor 'blk.0.attn_q.weight' data is not within "
-       "the file bounds",
-       false},
-      {"unknown model architecture: 'mamba9'", false},
-  };
-  for (const Case& c : cases) EXPECT_EQ(IsOutOfMemoryLine(c.line), c.oom) << c.line;
-}
 
 // Real out-of-memory recovery: in a child process whose address space is
 // capped, a context too large to allocate makes llama.cpp fail, and the

@@ -3,7 +3,6 @@
 // WriteModel (or PlanModel for --dry-run) and prints what was written.
 // Exit status: 0 done, 1 failed, 2 bad usage.
 #include <fmt/format.h>
-#include <llama.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -13,22 +12,13 @@
 
 #include "core/log.h"
 #include "core/units.h"
+#include "llamacpp/log_capture.h"
 #include "mkmodel/model_writer.h"
 #include "mkmodel/vocab.h"
 
 namespace {
 
 using hangar::mkmodel::ModelFacts;
-
-// llama.cpp's log lines go to stderr only when asked for with -v (its info
-// lines) or when they are warnings or errors.
-void LlamaLog(ggml_log_level level, const char* text, void* user_data) {
-  const bool verbose = *static_cast<const bool*>(user_data);
-  static ggml_log_level last = GGML_LOG_LEVEL_INFO;
-  if (level == GGML_LOG_LEVEL_CONT) level = last;
-  last = level;
-  if (verbose || level == GGML_LOG_LEVEL_ERROR) std::fputs(text, stderr);
-}
 
 nlohmann::json ToJson(const ModelFacts& f, double seconds) {
   const auto& s = f.shape;
@@ -138,8 +128,10 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  if (verbose) hangar::SetLogLevel(hangar::LogLevel::kInfo);
-  llama_log_set(LlamaLog, &verbose);
+  // llama.cpp's lines are Hangar's debug log (llamacpp/log_capture.h): -v
+  // shows them; a failure's message holds llama.cpp's error lines.
+  if (verbose) hangar::SetLogLevel(hangar::LogLevel::kDebug);
+  hangar::llamacpp::InstallLog();
   if (app.count("--tie-embeddings") + app.count("--no-tie-embeddings") > 0) {
     spec.tie_embeddings = tie;
   }

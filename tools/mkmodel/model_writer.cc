@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "core/file_util.h"
+#include "llamacpp/handles.h"
+#include "llamacpp/log_capture.h"
 #include "mkmodel/vocab.h"
 
 namespace hangar::mkmodel {
@@ -217,13 +219,14 @@ Status WriteGguf(const ModelShape& shape, const std::vector<TensorPlan>& tensors
 // Runs llama.cpp's quantizer from `in` (F16) to `out` with the mix `type`.
 Status Quantize(const std::filesystem::path& in, const std::filesystem::path& out,
                 const WeightType& type, int threads) {
-  llama_backend_init();
+  llamacpp::InitBackend();
+  llamacpp::LogCapture capture;
   llama_model_quantize_params params = llama_model_quantize_default_params();
   params.ftype = type.file_type;
   params.nthread = threads;
   if (llama_model_quantize(in.c_str(), out.c_str(), &params) != 0) {
-    return InternalError(
-        fmt::format("llama_model_quantize to {} failed for {}", type.name, in.string()));
+    return InternalError(fmt::format("llama_model_quantize to {} failed for {}: {}", type.name,
+                                     in.string(), capture.Reason()));
   }
   return Status::Ok();
 }

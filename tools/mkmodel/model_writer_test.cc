@@ -10,28 +10,18 @@
 
 #include <cmath>
 #include <filesystem>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/file_util.h"
 #include "core/status_matchers.h"
+#include "llamacpp/handles.h"
 #include "mkmodel/vocab.h"
 
 namespace hangar::mkmodel {
 namespace {
 
 using ::testing::HasSubstr;
-
-void QuietLog(ggml_log_level, const char*, void*) {}
-
-void InitLlamaOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    llama_log_set(QuietLog, nullptr);
-    llama_backend_init();
-  });
-}
 
 // A tiny model: 2 layers, 64 wide.
 ModelSpec TinySpec(std::string arch, std::string type) {
@@ -48,7 +38,7 @@ ModelSpec TinySpec(std::string arch, std::string type) {
 
 class MkModelWriterTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { InitLlamaOnce(); }
+  static void SetUpTestSuite() { llamacpp::InitBackend(); }
 
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -70,7 +60,8 @@ class MkModelWriterTest : public ::testing::Test {
   void LoadAndRun(const ModelFacts& facts, int n_gen = 4) {
     llama_model_params mparams = llama_model_default_params();
     mparams.n_gpu_layers = 0;
-    llama_model* model = llama_model_load_from_file(facts.path.c_str(), mparams);
+    llamacpp::ModelPtr owned_model = llamacpp::LoadModel(facts.path, mparams);
+    llama_model* model = owned_model.get();
     ASSERT_NE(model, nullptr) << "llama.cpp could not load " << facts.path;
     const ModelShape& s = facts.shape;
     const llama_vocab* vocab = llama_model_get_vocab(model);
@@ -97,7 +88,8 @@ class MkModelWriterTest : public ::testing::Test {
     cparams.n_batch = 64;
     cparams.n_threads = 1;  // no spinning thread pool on a busy machine
     cparams.n_threads_batch = 1;
-    llama_context* ctx = llama_init_from_model(model, cparams);
+    llamacpp::ContextPtr owned_ctx = llamacpp::NewContext(model, cparams);
+    llama_context* ctx = owned_ctx.get();
     ASSERT_NE(ctx, nullptr);
 
     const std::string text = "Hello world, this is a small test.";
@@ -125,8 +117,6 @@ class MkModelWriterTest : public ::testing::Test {
       if (step == n_gen) break;
       ASSERT_EQ(llama_decode(ctx, llama_batch_get_one(&best, 1)), 0) << "step " << step;
     }
-    llama_free(ctx);
-    llama_model_free(model);
   }
 
   std::filesystem::path dir_;
@@ -277,7 +267,8 @@ TEST_F(MkModelWriterTest, ChatTemplateIsCopiedOrDefaulted) {
     llama_model_params mparams = llama_model_default_params();
     mparams.n_gpu_layers = 0;
     mparams.vocab_only = true;
-    llama_model* model = llama_model_load_from_file(path.c_str(), mparams);
+    llamacpp::ModelPtr owned_model = llamacpp::LoadModel(path, mparams);
+    llama_model* model = owned_model.get();
     ASSERT_NE(model, nullptr);
     const char* tmpl = llama_model_chat_template(model, nullptr);
     ASSERT_NE(tmpl, nullptr);
@@ -293,7 +284,6 @@ TEST_F(MkModelWriterTest, ChatTemplateIsCopiedOrDefaulted) {
                                             static_cast<int32_t>(out.size()));
     ASSERT_GT(n, 0) << c.vocab;
     EXPECT_THAT(std::string(out.data(), static_cast<size_t>(n)), HasSubstr("hi there"));
-    llama_model_free(model);
   }
 }
 
