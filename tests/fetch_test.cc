@@ -18,6 +18,7 @@
 #include "core/file_util.h"
 #include "core/sha256.h"
 #include "core/status_matchers.h"
+#include "core/test_seed.h"
 #include "fetch/curl_http_client.h"
 #include "fetch/download_state.h"
 #include "fetch/downloader.h"
@@ -102,9 +103,9 @@ TEST_F(FetchToolTest, SurvivesTwentyFourRandomKills) {
   FileOptions slow;
   slow.bytes_per_second = 3 * kMiB;  // per connection: a whole run takes seconds
   server.AddFile("/m.gguf", content, slow);
-  const unsigned seed = std::random_device{}();
+  const uint32_t seed = TestSeed();
   std::mt19937 rng(seed);
-  SCOPED_TRACE("kill-moment seed " + std::to_string(seed));
+  SCOPED_TRACE("kill-moment " + TestSeedNote(seed));
   const std::vector<std::vector<std::string>> rounds = {
       {"--connections", "4", "--chunk-size", "1MiB"},
       {"--connections", "8", "--chunk-size", "256KiB"},
@@ -305,7 +306,9 @@ TEST_F(NginxTest, MissingFileIsNotFound) {
 }
 
 TEST_F(NginxTest, KilledAndResumedFromARateLimitedLocation) {
-  std::mt19937 rng(std::random_device{}());
+  const uint32_t seed = TestSeed();
+  std::mt19937 rng(seed);
+  SCOPED_TRACE("kill-moment " + TestSeedNote(seed));
   std::vector<std::string> args = Args(nginx_->Url("/slow/m.gguf"), sha_, {"--connections", "4"});
   for (int k = 0; k < 4; ++k) {
     int pid = testing::SpawnProcess(args, Env());

@@ -19,6 +19,7 @@
 
 #include "core/file_util.h"
 #include "core/sha256.h"
+#include "core/test_seed.h"
 #include "fake_hub.h"
 #include "nginx_server.h"
 #include "process.h"
@@ -414,9 +415,9 @@ TEST_F(PullTest, SurvivesTwentyRandomKills) {
   hub_.cdn().SetFileOptions(FakeHub::BlobPath(Sha(q8_)), Rate(3 * kMiB));
   const fs::path partial = RepoDir() / "blobs" / (Sha(q8_) + ".incomplete");
   const fs::path blob = RepoDir() / "blobs" / Sha(q8_);
-  const unsigned seed = std::random_device{}();
+  const uint32_t seed = TestSeed();
   std::mt19937 rng(seed);
-  SCOPED_TRACE("kill-moment seed " + std::to_string(seed));
+  SCOPED_TRACE("kill-moment " + TestSeedNote(seed));
   auto size_of = [](const fs::path& p) -> uint64_t {
     std::error_code ec;
     const uint64_t n = fs::file_size(p, ec);

@@ -88,7 +88,15 @@ class DownloadJob {
   int64_t BackoffUs(int attempts);
 
   void Coordinate();
-  void Checkpoint(bool final_stop);
+  enum class CheckpointKind {
+    kFirst,      // before any connection writes: the state this run starts from
+    kPeriodic,   // every checkpoint_ms, when more bytes were written since the last
+    kFinalStop,  // the run stops on an error or a cancellation (may trim the file)
+  };
+  // Persists done_ and the hash midstate (download_state.h) after an
+  // fdatasync of the partial file; best effort: a state that cannot be
+  // written leaves the previous one (a resume then redoes more).
+  void Checkpoint(CheckpointKind kind);
   void EmitProgress(DownloadProgress::Phase phase);
 
   Status Finalize();

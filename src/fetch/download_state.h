@@ -19,7 +19,10 @@
 //
 // Durability: the downloader writes a state only after fdatasync() of the
 // partial file, and takes the `done` ranges and the hash midstate before that
-// sync, so every range a state names is on disk even after a power loss.
+// sync, so every range a state names is on disk even after a power loss. It
+// writes one before a run's first byte too, so a partial file of Hangar's
+// never lacks a state (one without, as other tools leave them, is taken as a
+// prefix of the file).
 // WriteDownloadState() writes a sibling temporary file, fsyncs it, renames it
 // over the old state and fsyncs the folder: a reader sees the old or the new
 // state, never a mix.

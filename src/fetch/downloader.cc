@@ -211,6 +211,13 @@ Status DownloadJob::Transfer() {
       }
     }
   }
+  // The state goes to disk before the first byte does. Connections write
+  // chunks out of order, so without it a kill before the first periodic
+  // checkpoint would leave a partial file with holes and no state, which the
+  // next run would take for a prefix written by another tool (LoadState): it
+  // would hash the holes as data, fail the digest and download everything
+  // again.
+  if (!complete_) Checkpoint(CheckpointKind::kFirst);
 
   std::vector<std::thread> workers;
   if (!complete_) {
@@ -225,7 +232,7 @@ Status DownloadJob::Transfer() {
                               [&] { return stop_.load(); });
       if (stop_) break;
       lock.unlock();
-      Checkpoint(/*final_stop=*/false);
+      Checkpoint(CheckpointKind::kPeriodic);
       lock.lock();
     }
   });
@@ -245,7 +252,7 @@ Status DownloadJob::Transfer() {
     fatal = fatal_;
   }
   if (!fatal.ok()) {
-    Checkpoint(/*final_stop=*/true);
+    Checkpoint(CheckpointKind::kFinalStop);
     return Status(fatal.code(), fatal.message() + KeptMessage());
   }
   // Every thread that hashes has ended: the hash can be finished.
@@ -285,7 +292,9 @@ void DownloadJob::LoadState() {
   } else if (state.status().code() == StatusCode::kNotFound && file_size > 0 &&
              !expected_.empty()) {
     // A partial file without a state, as huggingface_hub leaves one: its bytes
-    // are a prefix of the file. The digest check at the end guards this.
+    // are a prefix of the file. (Hangar's own partial files always have a
+    // state, written before their first byte.) The digest check at the end
+    // guards this.
     done_.Add(0, file_size);
     return;
   }
@@ -373,11 +382,11 @@ void DownloadJob::Coordinate() {
   }
 }
 
-void DownloadJob::Checkpoint(bool final_stop) {
+void DownloadJob::Checkpoint(CheckpointKind kind) {
   DownloadState st;
   {
     std::lock_guard lock(mu_);
-    if (!final_stop && done_.Size() == checkpointed_size_) return;
+    if (kind == CheckpointKind::kPeriodic && done_.Size() == checkpointed_size_) return;
     checkpointed_size_ = done_.Size();
     st.size = total_;
     st.etag = etag_;
@@ -385,7 +394,7 @@ void DownloadJob::Checkpoint(bool final_stop) {
     st.done = done_;
     st.hash = hash_snapshot_;
   }
-  if (final_stop && opt_.trim_partial_on_stop) {
+  if (kind == CheckpointKind::kFinalStop && opt_.trim_partial_on_stop) {
     // Keep only the contiguous prefix, and cut the file there: a tool that
     // resumes by file size (huggingface_hub) then appends at the right place.
     uint64_t prefix = st.done.PrefixEnd();

@@ -12,10 +12,11 @@
 //  - Resumable: the partial file (e.g. the Hugging Face cache's
 //    `blobs/<sha256>.incomplete`) has a state file beside it
 //    (download_state.h) naming the written ranges and the hash midstate,
-//    written about every `checkpoint_ms` after an fdatasync of the data. After
-//    Ctrl-C (cancellation) or an error the partial file is cut to its
-//    contiguous written prefix (trim_partial_on_stop), which other tools that
-//    resume by file size also understand.
+//    written before a run's first byte and then about every `checkpoint_ms`
+//    after an fdatasync of the data. After Ctrl-C (cancellation) or an error
+//    the partial file is cut to its contiguous written prefix
+//    (trim_partial_on_stop), which other tools that resume by file size also
+//    understand.
 //  - Retries per chunk with jittered exponential backoff, honouring
 //    Retry-After, on 408/429/5xx, connection errors, cut bodies and stalls.
 //  - An exclusive flock on the lock path: a second process downloading the

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -407,6 +408,58 @@ TEST_F(DownloaderTest, PartialWithoutStateIsTakenAsAPrefix) {
   ASSERT_OK(r);
   EXPECT_EQ(r->resumed_bytes, 3 * kMiB);
   EXPECT_EQ(r->fetched_bytes, content_.size() - 3 * kMiB);
+  EXPECT_EQ(Destination(), content_);
+}
+
+TEST_F(DownloaderTest, KilledBeforeTheFirstCheckpointResumesWithoutARedownload) {
+  // What a SIGKILL leaves on disk is copied while the download runs: the
+  // state first, then the partial file (never newer than the data, as after
+  // a real kill), at a moment when connections have written chunks out of
+  // order (zeros between them) and no periodic checkpoint has run yet.
+  FileOptions slow;
+  slow.bytes_per_second = 1 * kMiB;  // per connection: the holes stay open
+  server_.SetFileOptions("/model.gguf", slow);
+  opt_.checkpoint_ms = 600'000;
+  opt_.progress_ms = 20;
+  DownloadRequest req = Request();
+  const fs::path state_path = req.partial_path.string() + ".state";
+  std::atomic<bool> stop{false};
+  req.cancelled = [&] { return stop.load(); };
+  std::optional<std::string> kept_state;
+  std::string kept_partial;
+  auto first = Download(req, [&](const DownloadProgress& p) {
+    if (stop || p.completed == 0) return;
+    Result<std::string> state = ReadFile(state_path);
+    Result<std::string> partial = ReadFile(req.partial_path);
+    if (!partial.ok() || partial->size() <= opt_.chunk_bytes ||
+        *partial == content_.substr(0, partial->size())) {
+      return;  // not yet a chunk past a hole
+    }
+    kept_state = state.ok() ? std::optional(*state) : std::nullopt;
+    kept_partial = *partial;
+    stop = true;
+  });
+  ASSERT_THAT(first, StatusIs(StatusCode::kCancelled));
+  ASSERT_FALSE(kept_partial.empty());
+
+  // The files as the kill left them.
+  ASSERT_OK(WriteFileAtomic(req.partial_path, kept_partial));
+  fs::remove(state_path);
+  uint64_t recorded = 0;
+  EXPECT_TRUE(kept_state.has_value()) << "a partial file with holes had no state";
+  if (kept_state) {
+    ASSERT_OK(WriteFileAtomic(state_path, *kept_state));
+    auto st = ReadDownloadState(state_path);
+    ASSERT_OK(st);
+    recorded = st->done.Size();
+  }
+
+  stop = false;
+  server_.SetFileOptions("/model.gguf", FileOptions());
+  auto second = Download(req);
+  ASSERT_OK(second);
+  EXPECT_EQ(second->attempts, 1) << "the resumed bytes failed the digest";
+  EXPECT_EQ(second->resumed_bytes, recorded);
   EXPECT_EQ(Destination(), content_);
 }
 
