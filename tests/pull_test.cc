@@ -412,7 +412,9 @@ TEST_F(PullTest, TwoProcessesPullingTheSameFileDownloadItOnce) {
 // SIGKILL `hangar pull` at random moments, 20 times; every run resumes what
 // the one before it wrote, and the end is a verified, byte-identical file.
 TEST_F(PullTest, SurvivesTwentyRandomKills) {
-  hub_.cdn().SetFileOptions(FakeHub::BlobPath(Sha(q8_)), Rate(3 * kMiB));
+  // Slow enough that twenty runs, each resuming all the one before wrote,
+  // do not finish the file before the twentieth kill.
+  hub_.cdn().SetFileOptions(FakeHub::BlobPath(Sha(q8_)), Rate(kMiB));
   const fs::path partial = RepoDir() / "blobs" / (Sha(q8_) + ".incomplete");
   const fs::path blob = RepoDir() / "blobs" / Sha(q8_);
   const uint32_t seed = TestSeed();

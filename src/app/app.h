@@ -60,6 +60,8 @@ class App {
   // other, and an App moves.
   struct Parts {
     explicit Parts(Deps deps);
+    // Jobs end first: their bodies use the use cases below.
+    ~Parts() { core.jobs().Shutdown(); }
     Core core;
     ModelOps models;
     UsageOps usage;

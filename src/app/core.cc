@@ -11,35 +11,42 @@ Core::Core(Deps deps) : deps_(std::move(deps)), jobs_(deps_.clock) {
 
 Core::~Core() = default;
 
+Status Core::Init() {
+  std::call_once(init_once_, [this] {
+    Result<Paths> p = ResolvePaths(*deps_.env);
+    if (!p.ok()) {
+      init_status_ = p.status();
+      return;
+    }
+    paths_ = std::move(*p);
+    pool_ = std::make_unique<store::StateDbPool>(paths_->state_db());
+    source_ = std::make_unique<SnapshotSource>(*paths_, pool_.get());
+  });
+  return init_status_;
+}
+
 Result<const Paths*> Core::paths() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!paths_) {
-    ASSIGN_OR_RETURN(Paths p, ResolvePaths(*deps_.env));
-    paths_ = std::move(p);
-  }
+  RETURN_IF_ERROR(Init());
   return &*paths_;
 }
 
-Result<store::StateDbPool*> Core::pool() {
-  ASSIGN_OR_RETURN(const Paths* p, paths());
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!pool_) pool_ = std::make_unique<store::StateDbPool>(p->state_db());
-  if (!source_) source_ = std::make_unique<SnapshotSource>(*p, pool_.get());
-  return pool_.get();
-}
-
 Result<std::shared_ptr<const Snapshot>> Core::snapshot() {
-  RETURN_IF_ERROR(pool().status());
+  RETURN_IF_ERROR(Init());
   return source_->Current();
 }
 
 Result<std::shared_ptr<const Snapshot>> Core::Refresh() {
-  RETURN_IF_ERROR(pool().status());
+  RETURN_IF_ERROR(Init());
   return source_->Refresh();
 }
 
+Result<const SnapshotSource*> Core::snapshot_source() {
+  RETURN_IF_ERROR(Init());
+  return source_.get();
+}
+
 Status Core::Watch(std::chrono::milliseconds interval) {
-  RETURN_IF_ERROR(pool().status());
+  RETURN_IF_ERROR(Init());
   source_->Watch(interval);
   return Status::Ok();
 }
@@ -50,30 +57,29 @@ Result<Resolution> Core::Resolve(std::string_view text, const ResolveOptions& op
 }
 
 Result<store::StateDbPool::Lease> Core::db() {
-  ASSIGN_OR_RETURN(store::StateDbPool * p, pool());
-  return p->Acquire();
+  RETURN_IF_ERROR(Init());
+  return pool_->Acquire();
 }
 
 Result<bool> Core::HasDb() {
-  ASSIGN_OR_RETURN(store::StateDbPool * p, pool());
-  return p->Exists();
+  RETURN_IF_ERROR(Init());
+  return pool_->Exists();
 }
 
 Result<const HardwareInfo*> Core::hardware() {
-  ASSIGN_OR_RETURN(const Paths* p, paths());
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!hardware_) {
+  RETURN_IF_ERROR(Init());
+  std::call_once(hardware_once_, [this] {
     ProbeOptions options;
     options.root = deps_.hardware_root;
     options.nvml = deps_.nvml.get();
-    options.disk_path = p->data_dir;
+    options.disk_path = paths_->data_dir;
     hardware_ = std::make_unique<HardwareInfo>(ProbeHardware(options));
-  }
+  });
   return hardware_.get();
 }
 
 HttpClient& Core::http() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(http_mu_);
   if (!deps_.http) deps_.http = std::make_shared<CurlHttpClient>();
   return *deps_.http;
 }

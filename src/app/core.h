@@ -8,8 +8,8 @@
 // a FakeClock; App::Defaults() wires the real ones.
 //
 // Thread-safe: every method may be called from any thread. Lazy parts
-// (paths, pool, snapshot source, hardware, HTTP client) are made once, under
-// a lock, on first use.
+// (paths, pool, snapshot source, hardware, HTTP client) are made once on
+// first use (std::call_once); after that, reading the snapshot takes no lock.
 #ifndef HANGAR_APP_CORE_H_
 #define HANGAR_APP_CORE_H_
 
@@ -67,6 +67,8 @@ class Core {
   Result<std::shared_ptr<const Snapshot>> snapshot();
   // A new snapshot after this process changed config.toml or the database.
   Result<std::shared_ptr<const Snapshot>> Refresh();
+  // The source of snapshots (its counters: tests and statistics).
+  Result<const SnapshotSource*> snapshot_source();
   // Keeps the snapshot fresh from a watcher thread (long-running processes).
   Status Watch(std::chrono::milliseconds interval = std::chrono::milliseconds(250));
 
@@ -93,16 +95,20 @@ class Core {
   JobRegistry& jobs() { return jobs_; }
 
  private:
-  Result<store::StateDbPool*> pool();
+  // Resolves the paths and makes the pool and the snapshot source, once.
+  Status Init();
 
   Deps deps_;
   std::mutex config_mu_;
-  std::mutex mu_;  // guards the lazy members below
+  std::once_flag init_once_;
+  Status init_status_;  // written once under init_once_
   std::optional<Paths> paths_;
   std::unique_ptr<store::StateDbPool> pool_;
   std::unique_ptr<SnapshotSource> source_;
+  std::once_flag hardware_once_;
   std::unique_ptr<HardwareInfo> hardware_;
-  JobRegistry jobs_;  // destroyed first: running jobs use the rest
+  std::mutex http_mu_;  // guards deps_.http while it is made
+  JobRegistry jobs_;    // destroyed first: running jobs use the rest
 };
 
 }  // namespace hangar::app

@@ -12,6 +12,8 @@ Result<FitReport> FitOps::Fit(const FitQuery& query) {
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
   ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware());
   ASSIGN_OR_RETURN(Resolution t, Resolve(*s, query.ref));
+  // A bare NAME:TAG nobody knows is more likely a typo than a registry name.
+  if (t.guessed_remote && !t.view) return s->models.catalog().Lookup(query.ref).status();
   FitReport report;
   fit::ModelFacts facts;
   report.model = t.DisplayId();

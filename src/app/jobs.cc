@@ -1,6 +1,7 @@
 #include "app/jobs.h"
 
 #include <algorithm>
+#include <system_error>
 #include <thread>
 
 namespace hangar::app {
@@ -57,8 +58,11 @@ class JobRegistry::Context final : public JobContext {
 JobRegistry::JobRegistry(const Clock* clock, size_t keep_finished)
     : clock_(clock != nullptr ? clock : &SystemClock::Default()), keep_finished_(keep_finished) {}
 
-JobRegistry::~JobRegistry() {
+JobRegistry::~JobRegistry() { Shutdown(); }
+
+void JobRegistry::Shutdown() {
   std::unique_lock<std::mutex> lock(mu_);
+  shut_down_ = true;
   for (auto& [n, job] : jobs_) job->cancel.store(true);
   changed_.wait(lock, [this] { return running_ == 0; });
 }
@@ -67,7 +71,7 @@ std::string JobRegistry::Start(std::string kind, std::string title, Body body) {
   auto job = std::make_shared<Job>();
   std::string id;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     const uint64_t n = next_id_++;
     id = "job-" + std::to_string(n);
     job->info.id = id;
@@ -76,16 +80,25 @@ std::string JobRegistry::Start(std::string kind, std::string title, Body body) {
     job->info.started_unix = clock_->NowUnixSeconds();
     jobs_[n] = job;
     ++running_;
-  }
-  std::thread([this, job, body = std::move(body)]() mutable {
-    Status status;
-    {
-      Context context(this, job);
-      status = body(context);
-      body = nullptr;  // what the body captured goes before the job ends
+    if (shut_down_) {
+      lock.unlock();
+      Finish(*job, UnavailableError("shutting down: job " + id + " was not started"));
+      return id;
     }
-    Finish(*job, std::move(status));
-  }).detach();
+  }
+  try {
+    std::thread([this, job, body = std::move(body)]() mutable {
+      Status status;
+      {
+        Context context(this, job);
+        status = body(context);
+        body = nullptr;  // what the body captured goes before the job ends
+      }
+      Finish(*job, std::move(status));
+    }).detach();
+  } catch (const std::system_error& e) {
+    Finish(*job, UnavailableError("cannot start job " + id + ": " + e.what()));
+  }
   return id;
 }
 
@@ -118,6 +131,10 @@ void JobRegistry::Notify(const JobInfo& info, const JobEvent* event) {
     for (auto& [token, l] : listeners_) listeners.push_back(l);
   }
   for (const auto& l : listeners) (*l)(info, event);
+  // Unsubscribe waits for these copies to go.
+  std::lock_guard<std::mutex> lock(mu_);
+  listeners.clear();
+  changed_.notify_all();
 }
 
 void JobRegistry::Forget() {
@@ -199,8 +216,13 @@ uint64_t JobRegistry::Subscribe(Listener listener) {
 }
 
 void JobRegistry::Unsubscribe(uint64_t token) {
-  std::lock_guard<std::mutex> lock(mu_);
-  listeners_.erase(token);
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = listeners_.find(token);
+  if (it == listeners_.end()) return;
+  std::shared_ptr<Listener> listener = std::move(it->second);
+  listeners_.erase(it);
+  // Calls in flight hold copies of it.
+  changed_.wait(lock, [&] { return listener.use_count() == 1; });
 }
 
 }  // namespace hangar::app

@@ -11,8 +11,11 @@
 //
 // Thread-safe: every method may be called from any thread. Subscribers are
 // called on the job's thread, in event order, without the registry's lock
-// held; they must not block for long. The registry's destructor cancels the
-// jobs still running and joins their threads.
+// held; they must not block for long, and must not call Unsubscribe.
+// Shutdown() (and the destructor) cancels the jobs still running, waits for
+// their bodies to return and refuses later ones; the owner calls it before
+// destroying anything a body uses. A body that never polls cancelled()
+// (hashing a file on import, a benchmark) is waited for.
 #ifndef HANGAR_APP_JOBS_H_
 #define HANGAR_APP_JOBS_H_
 
@@ -79,8 +82,14 @@ class JobRegistry {
   JobRegistry(const JobRegistry&) = delete;
   JobRegistry& operator=(const JobRegistry&) = delete;
 
-  // Starts `body` on a new thread; returns the job's id at once.
+  // Starts `body` on a new thread; returns the job's id at once. After
+  // Shutdown(), or when no thread can be started, the job is recorded as
+  // failed (Unavailable) without running.
   std::string Start(std::string kind, std::string title, Body body);
+
+  // Cancels every running job, waits until their bodies have returned and
+  // refuses jobs started later. Idempotent.
+  void Shutdown();
 
   // Every job known (running first, then finished, newest first).
   std::vector<JobInfo> List() const;
@@ -96,6 +105,8 @@ class JobRegistry {
   // Calls `listener` for every event of every job from now on, and once with
   // event == nullptr when a job finishes. Returns a token for Unsubscribe.
   uint64_t Subscribe(Listener listener);
+  // Stops the calls; when it returns, no call of that listener is running,
+  // so what it captured may be destroyed.
   void Unsubscribe(uint64_t token);
 
  private:
@@ -112,6 +123,7 @@ class JobRegistry {
   uint64_t next_id_ = 1;
   std::map<uint64_t, std::shared_ptr<Job>> jobs_;  // by number
   size_t running_ = 0;                             // job threads not done yet (they are detached)
+  bool shut_down_ = false;                         // Shutdown() was called
   uint64_t next_token_ = 1;
   std::map<uint64_t, std::shared_ptr<Listener>> listeners_;
 };

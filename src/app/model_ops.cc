@@ -47,7 +47,10 @@ Result<std::string> ModelOps::SetDefaultModel(std::string_view ref) {
 }
 
 Result<Inspection> ModelOps::Inspect(std::string_view ref) {
-  ASSIGN_OR_RETURN(Resolution t, core_->Resolve(ref));
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
+  ASSIGN_OR_RETURN(Resolution t, Resolve(*s, ref));
+  // A bare NAME:TAG nobody knows is more likely a typo than a registry name.
+  if (t.guessed_remote && !t.view) return s->models.catalog().Lookup(ref).status();
   if (t.file.empty() || t.kind == TargetKind::kCatalog || t.kind == TargetKind::kRemote) {
     return InspectRemote(t);
   }

@@ -94,8 +94,7 @@ TEST(EntryFromPresetTest, BadValuesNameTheKey) {
               StatusHasMessage(HasSubstr("config.toml: model_presets.x.quality")));
   p.quality.reset();
   p.purpose = "fastest";
-  EXPECT_THAT(EntryFromPreset(p, nullptr, "config.toml"),
-              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(EntryFromPreset(p, nullptr, "config.toml"), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(ModelIndexTest, PresetsExtendAndOverride) {

@@ -163,13 +163,8 @@ Result<PullReport> PullOps::Pull(const PullQuery& query, const PullCallbacks& ca
       report.replaced_revision = have.revision;
     }
   }
-  const std::string id = m.id;
   const bool describe = m.catalog_id.empty() && gguf;
-  RETURN_IF_ERROR(store_->Record(std::move(m), describe));
-  ASSIGN_OR_RETURN(s, core_->snapshot());
-  for (const store::InstalledModel& have : s->installed) {
-    if (have.id == id) report.model = have;
-  }
+  ASSIGN_OR_RETURN(report.model, store_->Record(std::move(m), describe));
   return report;
 }
 
@@ -193,17 +188,10 @@ std::string PullOps::StartPull(PullQuery query) {
 Result<std::vector<UpdateCheck>> PullOps::Outdated(std::string_view only) {
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
   fetch::Puller puller = MakePuller(*core_, s->paths);
-  std::string only_id;
-  if (!only.empty()) {
-    Result<Resolution> named = Resolve(*s, only);
-    if (!named.ok() || !named->record) {
-      return NotFoundError("model " + std::string(only) + " is not installed");
-    }
-    only_id = named->record->id;
-  }
   std::vector<UpdateCheck> out;
   for (const store::InstalledModel& m : s->installed) {
-    if (!only_id.empty() && m.id != only_id) continue;
+    // Every installed model of that name (an HF and an Ollama copy, say).
+    if (!only.empty() && !NamesInstalled(m, only)) continue;
     UpdateCheck check;
     check.id = m.id;
     check.name = m.name;
@@ -237,6 +225,9 @@ Result<std::vector<UpdateCheck>> PullOps::Outdated(std::string_view only) {
       check.download_bytes = plan->missing_bytes();
     }
     out.push_back(std::move(check));
+  }
+  if (!only.empty() && out.empty()) {
+    return NotFoundError("model " + std::string(only) + " is not installed");
   }
   return out;
 }

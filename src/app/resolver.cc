@@ -79,12 +79,25 @@ const CatalogEntry* EntryOfRecord(const Snapshot& s, const store::InstalledModel
   return nullptr;
 }
 
-// `t` as installed model `m` (and the catalog entry standing for it).
+// `t` as installed model `m` (with the facts of the catalog entry standing
+// for it). Pulled again from where it came from: its own source, no catalog
+// digest (an update must not be checked against the catalog's file).
 void FromRecord(const Snapshot& s, const store::InstalledModel& m, Resolution& t) {
   if (const CatalogEntry* e = EntryOfRecord(s, m)) FromEntry(s, *e, t);
   t.kind = TargetKind::kInstalled;
   t.record = m;
   if (t.file.empty()) t.file = m.primary_path;
+  t.source.reset();
+  t.sha256.clear();
+  SourceOfRecord(t);
+}
+
+// Text that names a file by its spelling alone (no file system access).
+bool LooksLikePath(std::string_view text) {
+  if (text.find("://") != std::string_view::npos) return text.starts_with("file://");
+  return text.starts_with("/") || text.starts_with("./") || text.starts_with("../") ||
+         text.starts_with("~/") || text.ends_with(".gguf") || text.ends_with(".GGUF") ||
+         text == "." || text == "..";
 }
 
 Result<Resolution> FromFile(const Snapshot& s, std::string_view text, const fs::path& path) {
@@ -92,14 +105,15 @@ Result<Resolution> FromFile(const Snapshot& s, std::string_view text, const fs::
   if (fs::is_directory(path, ec)) {
     return InvalidArgumentError(path.string() + " is a directory, not a model file");
   }
-  if (!fs::is_regular_file(path, ec)) return NotFoundError(path.string() + " does not exist");
+  if (!fs::is_regular_file(path, ec)) {
+    return NotFoundError(path.string() + " does not exist; check the path");
+  }
   Resolution t;
   t.text = std::string(text);
   const fs::path abs = AbsolutePath(path);
   if (const store::InstalledModel* m = FindRecord(s, text, abs)) {
     t.file = path;
     FromRecord(s, *m, t);
-    SourceOfRecord(t);
     return t;
   }
   t.kind = TargetKind::kLocalFile;
@@ -153,20 +167,21 @@ Result<fetch::ModelRef> SourceOf(const CatalogEntry& e) {
 Result<Resolution> Resolve(const Snapshot& s, std::string_view text,
                            const ResolveOptions& options) {
   RETURN_IF_ERROR(CheckText(text));
-  const bool file_scheme = text.starts_with("file://");
+  const bool scheme = text.find("://") != std::string_view::npos;
   std::error_code ec;
 
-  // 1. A file (or a directory named as a path, refused as one).
-  const bool names_dir =
-      (text.find('/') != std::string_view::npos || text == "." || text == "..") &&
-      fs::is_directory(fs::path(text), ec);
-  if (file_scheme || names_dir || fs::is_regular_file(fs::path(text), ec)) {
+  // 1. A file, by its spelling, or an existing file named with a folder.
+  if (LooksLikePath(text)) {
     if (!options.allow_paths) {
       return InvalidArgumentError("local file paths are not accepted here; name a model");
     }
-    std::string_view path = file_scheme ? text.substr(7) : text;
+    std::string_view path = text.starts_with("file://") ? text.substr(7) : text;
     if (path.empty()) return InvalidArgumentError("'" + std::string(text) + "' names no file");
     return FromFile(s, text, fs::path(path));
+  }
+  if (options.allow_paths && !scheme && text.find('/') != std::string_view::npos &&
+      fs::is_regular_file(fs::path(text), ec)) {
+    return FromFile(s, text, fs::path(text));
   }
 
   Resolution t;
@@ -174,71 +189,56 @@ Result<Resolution> Resolve(const Snapshot& s, std::string_view text,
   // 2. An installed model.
   if (const store::InstalledModel* m = FindRecord(s, text, {})) {
     FromRecord(s, *m, t);
-    SourceOfRecord(t);
     return t;
   }
 
-  // 3. A preset or catalog entry, named by id or alias.
+  // 3. A preset or catalog entry, named by id or alias: pulled from the
+  // entry's own source, with its digest.
   Result<fetch::ModelRef> parsed = fetch::ParseModelRef(text);
-  const bool scheme = text.find("://") != std::string_view::npos;
-  const bool catalog_word = parsed.ok() && (parsed->kind == fetch::RefKind::kCatalog ||
-                                            (parsed->kind == fetch::RefKind::kOllama && !scheme));
+  const bool bare_name_tag = parsed.ok() && parsed->kind == fetch::RefKind::kOllama && !scheme;
+  const bool catalog_word =
+      parsed.ok() && (parsed->kind == fetch::RefKind::kCatalog || bare_name_tag);
   const Catalog& catalog = s.models.catalog();
   if (catalog_word) {
     if (const CatalogEntry* e = catalog.FindById(text)) {
       FromEntry(s, *e, t);
-      SourceOfRecord(t);
       return t;
     }
   }
 
-  // 4. A path that is not there.
-  const bool several_slashes = !scheme && std::count(text.begin(), text.end(), '/') > 1;
-  const bool path_like =
-      (parsed.ok() && parsed->kind == fetch::RefKind::kFile) || (!parsed.ok() && several_slashes);
-  if (path_like) {
-    if (!options.allow_paths) {
-      return InvalidArgumentError("local file paths are not accepted here; name a model");
-    }
-    std::string hint;
-    if (several_slashes && !text.starts_with("/") && !text.starts_with(".") &&
-        !text.starts_with("~")) {
-      hint = " (a file inside a Hugging Face repository is named hf://ORG/REPO/PATH)";
-    }
-    return NotFoundError(std::string(text) + " does not exist; check the path" + hint);
-  }
+  // 4. What names nothing: a path-like text that is not there, a store id
+  // of a model that is gone, a malformed reference.
   if (!parsed.ok()) {
-    // Hangar's own id of a model copied into its store names nothing else.
+    const bool several_slashes = !scheme && std::count(text.begin(), text.end(), '/') > 1;
+    if (several_slashes && options.allow_paths) {
+      return NotFoundError(std::string(text) +
+                           " does not exist; check the path (a file inside a Hugging Face "
+                           "repository is named hf://ORG/REPO/PATH)");
+    }
     if (text.starts_with("blob://")) {
       return NotFoundError("model " + std::string(text) + " is not installed");
     }
     return parsed.status();
   }
 
-  // 5. A remote source; a catalog entry with that source brings its facts.
-  // Installed already under its canonical spelling, or as that catalog
-  // entry: the installed model.
+  // 5. A remote source, pulled as written. Installed already under its
+  // canonical spelling, or as the catalog entry with that source: the
+  // installed model. Else a catalog entry with that source lends its facts.
   if (parsed->kind != fetch::RefKind::kCatalog) {
     if (const store::InstalledModel* m = FindRecord(s, parsed->Canonical(), {})) {
       FromRecord(s, *m, t);
-      t.source = std::move(*parsed);
       return t;
     }
-    if (const CatalogEntry* e = catalog.FindById(text)) {
-      FromEntry(s, *e, t);
-      if (t.kind == TargetKind::kInstalled) return t;
-    }
-    t.kind = TargetKind::kRemote;
-    t.sha256.clear();  // the text names its own source, not the catalog's file
+    if (const CatalogEntry* e = catalog.FindById(text)) FromEntry(s, *e, t);
+    if (t.kind != TargetKind::kInstalled) t.kind = TargetKind::kRemote;
+    t.guessed_remote = bare_name_tag;
     t.source = std::move(*parsed);
+    t.sha256.clear();
     return t;
   }
 
   // 6. Nothing: the catalog's suggestion.
-  Result<const CatalogEntry*> lookup = catalog.Lookup(text);
-  if (!lookup.ok()) return lookup.status();
-  FromEntry(s, **lookup, t);  // unreachable in practice: FindById failed above
-  return t;
+  return catalog.Lookup(text).status();
 }
 
 }  // namespace hangar::app

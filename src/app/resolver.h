@@ -4,29 +4,32 @@
 //
 // Precedence, first match wins:
 //   0. Refused (InvalidArgument): an empty reference, one longer than
-//      kMaxRefLength bytes, one holding NUL or another control character,
-//      and (with allow_paths = false, as the server asks) any file path.
-//   1. A file: "file://PATH", or text naming an existing regular file.
-//      kInstalled when it is an installed model's primary file, else
-//      kLocalFile. "file://" of a missing file is NotFound; a directory is
-//      InvalidArgument.
+//      kMaxRefLength bytes, one holding NUL or another control character.
+//   1. A file: text spelled as a path ("file://X", "/x", "./x", "../x",
+//      "~/x", "x.gguf", "." or ".."), or naming an existing regular file
+//      through a folder ("models/x.bin"). kInstalled when it is an installed
+//      model's primary file, else kLocalFile; NotFound when missing;
+//      InvalidArgument for a directory. With allow_paths = false (remote
+//      callers) any path-spelled text is refused, without touching the disk.
 //   2. An installed model (state database), by its id, display name,
-//      catalog id or entry id (case-insensitive): kInstalled.
+//      catalog id or entry id (case-insensitive): kInstalled, pulled again
+//      from its own source.
 //   3. A preset or catalog entry, by id or alias, for a bare word or a
 //      NAME:TAG without a scheme (Catalog::FindById): kInstalled when its
-//      local files (or those of the installed model standing for it) are on
-//      disk, else kCatalog (pulled from the entry's own source, with its
-//      known SHA-256).
-//   4. Text that looks like a path ("/x", "./x", "../x", "~/x", "x.gguf",
-//      or several '/') and did not match above: NotFound "... does not exist".
+//      local files are on disk, else kCatalog; pulled from the entry's own
+//      source, with its known SHA-256.
+//   4. Malformed references (several '/' without a scheme: NotFound as a
+//      missing path; "blob://" ids of models that are gone: NotFound; others
+//      InvalidArgument from fetch::ParseModelRef).
 //   5. A remote source: hf://, ORG/REPO[:QUANT][@REV], hf.co/..., ollama://,
-//      NAME:TAG, http(s):// URLs (fetch/model_ref.h): kRemote. A catalog
-//      entry with that source, if any, comes along as `view` (its facts).
-//   6. Anything else: NotFound naming the closest catalog id ("blob://..."
-//      ids of models copied into Hangar's store that are gone: NotFound).
+//      NAME:TAG, http(s):// URLs (fetch/model_ref.h), pulled as written:
+//      kInstalled when installed under that spelling or as the catalog entry
+//      with that source, else kRemote (a catalog entry with that source, if
+//      any, comes along as `view`: its facts).
+//   6. Anything else: NotFound naming the closest catalog id.
 //
-// Pure apart from stat() calls on paths; thread-safe (reads an immutable
-// snapshot).
+// Pure apart from stat() calls on path-like text (none for remote callers);
+// thread-safe (reads an immutable snapshot).
 #ifndef HANGAR_APP_RESOLVER_H_
 #define HANGAR_APP_RESOLVER_H_
 
@@ -61,7 +64,10 @@ struct Resolution {
   // Where a pull fetches it (kRemote; kCatalog and kInstalled with a known
   // source). Unset for a local file.
   std::optional<fetch::ModelRef> source;
-  std::string sha256;  // the catalog's digest of its single file, if known
+  std::string sha256;  // the catalog's digest of its file, when the text named the entry
+  // kRemote for a bare NAME:TAG that no installed model or catalog entry
+  // has: taken to be an Ollama registry name, which may be a typo.
+  bool guessed_remote = false;
 
   // The id to show: the entry id, else the file name, else the text.
   std::string DisplayId() const;

@@ -113,9 +113,9 @@ TEST_F(ResolverTest, WhatEachAnswerCarries) {
   Resolution pulled = *Resolve("qwen2.5-coder-3b-q4");
   ASSERT_TRUE(pulled.record);
   EXPECT_EQ(pulled.file, pulled_);
-  ASSERT_TRUE(pulled.source);  // the catalog entry's own file, with its digest
-  EXPECT_EQ(pulled.source->repo, "Qwen/Qwen2.5-Coder-3B-Instruct-GGUF");
-  EXPECT_EQ(pulled.sha256.size(), 64u);
+  ASSERT_TRUE(pulled.source);  // pulled again from where it came from
+  EXPECT_EQ(pulled.source->Canonical(), pulled.record->id);
+  EXPECT_TRUE(pulled.sha256.empty());  // an update is not held to the catalog's file
 
   Resolution catalog = *Resolve("qwen2.5-coder-7b-q5");
   EXPECT_TRUE(catalog.file.empty());
@@ -130,6 +130,40 @@ TEST_F(ResolverTest, WhatEachAnswerCarries) {
 
   Resolution imported = *Resolve("tiny-llama-q8_0");
   EXPECT_FALSE(imported.source);  // found in place: nothing to pull
+}
+
+TEST_F(ResolverTest, ACatalogIdNotInstalledBringsItsSourceAndDigest) {
+  Snapshot bare;
+  bare.models = *ModelIndex::Build(DefaultCatalog(), {}, "config.toml", {});
+  Resolution r = *app::Resolve(bare, "qwen2.5-coder-3b-q4");
+  EXPECT_EQ(r.kind, TargetKind::kCatalog);
+  ASSERT_TRUE(r.source);
+  EXPECT_EQ(r.source->repo, "Qwen/Qwen2.5-Coder-3B-Instruct-GGUF");
+  EXPECT_EQ(r.sha256.size(), 64u);
+  // Its alias too; a NAME:TAG nobody has is a guess at the registry.
+  EXPECT_EQ(app::Resolve(bare, "qwen2.5-coder:3b")->sha256, r.sha256);
+  Resolution guess = *app::Resolve(bare, "qwen9:1b");
+  EXPECT_EQ(guess.kind, TargetKind::kRemote);
+  EXPECT_TRUE(guess.guessed_remote);
+  EXPECT_FALSE(app::Resolve(bare, "ollama://qwen9:1b")->guessed_remote);
+}
+
+TEST_F(ResolverTest, NamesAreNotFilesUnlessSpelledAsPaths) {
+  // A file in the working directory named like a model does not shadow it.
+  const fs::path cwd = fs::current_path();
+  fs::current_path(home_.path());
+  app_test::WriteTinyGguf(home_.path() / "faraway", "llama", 64);
+  fs::create_directories(home_.path() / "org/repo");
+  Result<Resolution> word = Resolve("faraway");
+  Result<Resolution> repo = Resolve("org/repo");
+  Result<Resolution> spelled = Resolve("./faraway");
+  fs::current_path(cwd);
+  ASSERT_OK(word.status());
+  EXPECT_EQ(word->kind, TargetKind::kCatalog);
+  ASSERT_OK(repo.status());
+  EXPECT_EQ(repo->kind, TargetKind::kRemote);  // a folder named like a repository
+  ASSERT_OK(spelled.status());
+  EXPECT_EQ(spelled->kind, TargetKind::kLocalFile);
 }
 
 TEST_F(ResolverTest, MissingPathsAreNotFoundNotRemote) {

@@ -40,12 +40,18 @@ Status CheckLoadFlags(const LoadFlags& lf) {
 }  // namespace
 
 // A session's statistics: a database connection of its own and the recorder
-// writing through it (runtime/usage_store.h).
-class RunOps::Recorder {
+// writing through it (runtime/usage_store.h), owned by the session.
+class RunOps::Recorder final : public runtime::SessionObserver {
  public:
   Recorder(store::StateDbPool::Lease db, const Clock* clock, std::string installed_id)
       : db_(std::move(db)), usage_(db_.get(), clock), recorder_(&usage_, "run", installed_id) {}
-  runtime::SessionObserver* observer() { return &recorder_; }
+  void OnLoaded(const runtime::LoadedModel& model, int64_t idle_until) override {
+    recorder_.OnLoaded(model, idle_until);
+  }
+  void OnUnloaded(const std::string& model) override { recorder_.OnUnloaded(model); }
+  void OnRequest(const runtime::UsageRecord& record, int64_t idle_until) override {
+    recorder_.OnRequest(record, idle_until);
+  }
 
  private:
   store::StateDbPool::Lease db_;
@@ -205,18 +211,15 @@ Result<std::unique_ptr<runtime::SessionManager>> RunOps::OpenSession(const RunPl
   context.openai_api_key_env = c.runtime().openai_api_key_env;
   // Statistics and `hangar ps` registration; a run goes on without them when
   // the state database cannot be opened.
-  runtime::SessionObserver* observer = nullptr;
+  std::unique_ptr<runtime::SessionObserver> recorder;
   if (Result<store::StateDbPool::Lease> db = core_->db(); db.ok()) {
-    auto recorder = std::make_unique<Recorder>(std::move(*db), &core_->clock(), plan.installed_id);
-    observer = recorder->observer();
-    std::lock_guard<std::mutex> lock(mu_);
-    recorders_.push_back(std::move(recorder));
+    recorder = std::make_unique<Recorder>(std::move(*db), &core_->clock(), plan.installed_id);
   } else {
     Log(LogLevel::kWarning, "usage statistics are off: {}", db.status().message());
   }
-  auto session = std::make_unique<runtime::SessionManager>(&core_->backends(), std::move(context),
-                                                           &core_->clock(),
-                                                           c.runtime().idle_ttl_seconds, observer);
+  auto session = std::make_unique<runtime::SessionManager>(
+      &core_->backends(), std::move(context), &core_->clock(), c.runtime().idle_ttl_seconds,
+      std::move(recorder));
   RETURN_IF_ERROR(session->Use(plan.spec));
   return session;
 }

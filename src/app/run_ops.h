@@ -3,8 +3,9 @@
 // benchmark, and the current model (`hangar use`).
 //
 // Thread-safe: plans read the shared snapshot; each session records its
-// statistics on a state-database connection of its own. A session returned
-// by OpenSession must be destroyed before the App.
+// statistics on a state-database connection of its own, which it gives back
+// when destroyed. A session returned by OpenSession must be destroyed before
+// the App.
 #ifndef HANGAR_APP_RUN_OPS_H_
 #define HANGAR_APP_RUN_OPS_H_
 
@@ -129,8 +130,6 @@ class RunOps {
  private:
   class Recorder;
   Core* core_;
-  std::mutex mu_;  // guards recorders_
-  std::vector<std::unique_ptr<Recorder>> recorders_;
 };
 
 }  // namespace hangar::app

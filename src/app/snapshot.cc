@@ -39,6 +39,19 @@ Result<std::shared_ptr<const Snapshot>> SnapshotSource::Build() {
   // Observed before reading: a change made while this build reads moves the
   // fingerprint again and is picked up at the next poll.
   built_from_ = Observe();
+  attempts_.fetch_add(1);
+  Result<std::shared_ptr<const Snapshot>> built = Read();
+  if (!built.ok()) {
+    built_from_.valid = false;  // tried again at the next poll
+    return built.status();
+  }
+  last_error_.clear();
+  current_.store(*built);
+  builds_.fetch_add(1);
+  return built;
+}
+
+Result<std::shared_ptr<const Snapshot>> SnapshotSource::Read() {
   auto s = std::make_shared<Snapshot>();
   s->paths = paths_;
   ASSIGN_OR_RETURN(s->config, Config::Load(paths_.config_file));
@@ -61,32 +74,43 @@ Result<std::shared_ptr<const Snapshot>> SnapshotSource::Build() {
   ASSIGN_OR_RETURN(s->models, ModelIndex::Build(DefaultCatalog(), s->config.presets(),
                                                 s->config.file_name(), s->installed));
   s->generation = ++generation_;
-  builds_.fetch_add(1);
-  std::shared_ptr<const Snapshot> done = std::move(s);
-  current_.store(done);
-  return done;
+  return std::shared_ptr<const Snapshot>(std::move(s));
 }
 
 SnapshotSource::Fingerprint SnapshotSource::Observe() {
+  auto nanos = [](const struct timespec& t) {
+    return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+  };
   Fingerprint f;
   struct stat st {};
   if (::stat(paths_.config_file.c_str(), &st) == 0) {
     f.config_exists = true;
     f.config_inode = st.st_ino;
     f.config_size = static_cast<uint64_t>(st.st_size);
-    f.config_mtime_ns =
-        static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    f.config_mtime_ns = nanos(st.st_mtim);
+    f.config_ctime_ns = nanos(st.st_ctim);
   }
-  f.db_exists = pool_->Exists();
-  if (f.db_exists) {
-    if (!watch_db_) {
-      Result<std::unique_ptr<store::StateDb>> db = store::StateDb::Open(pool_->path());
-      if (db.ok()) watch_db_ = std::move(*db);
+  if (::stat(pool_->path().c_str(), &st) == 0) {
+    f.db_exists = true;
+    f.db_inode = st.st_ino;
+  }
+  if (!f.db_exists) return f;
+  if (watch_db_ && watch_inode_ != f.db_inode) {
+    // Deleted and made anew, or restored by a rename: connections to the old
+    // file would see nothing more.
+    watch_db_.reset();
+    pool_->DropIdle();
+  }
+  if (!watch_db_) {
+    Result<std::unique_ptr<store::StateDb>> db = store::StateDb::Open(pool_->path());
+    if (db.ok()) {
+      watch_db_ = std::move(*db);
+      watch_inode_ = f.db_inode;
     }
-    if (watch_db_) {
-      Result<int64_t> v = watch_db_->DataVersion();
-      if (v.ok()) f.db_version = *v;
-    }
+  }
+  if (watch_db_) {
+    Result<int64_t> v = watch_db_->DataVersion();
+    if (v.ok()) f.db_version = *v;
   }
   return f;
 }
@@ -106,8 +130,9 @@ void SnapshotSource::WatchLoop(std::chrono::milliseconds interval) {
     std::lock_guard<std::mutex> lock(build_mu_);
     if (Observe() == built_from_) continue;
     Result<std::shared_ptr<const Snapshot>> built = Build();
-    if (!built.ok()) {
-      Log(LogLevel::kWarning, "keeping the previous state: {}", built.status().message());
+    if (!built.ok() && built.status().message() != last_error_) {
+      last_error_ = built.status().message();
+      Log(LogLevel::kWarning, "keeping the previous state: {}", last_error_);
     }
   }
 }

@@ -71,35 +71,45 @@ class SnapshotSource {
   // `interval` whether another process changed config.toml or the database.
   void Watch(std::chrono::milliseconds interval = std::chrono::milliseconds(250));
 
-  // The number of builds so far (tests and the server's statistics).
+  // Builds tried and builds that made a snapshot (tests, statistics).
+  uint64_t attempts() const { return attempts_.load(); }
   uint64_t builds() const { return builds_.load(); }
 
  private:
   // What the watcher compares between polls.
+  // A failed build leaves an invalid one, so the next poll tries again.
   struct Fingerprint {
+    bool valid = true;
     bool config_exists = false;
     uint64_t config_inode = 0, config_size = 0;
-    int64_t config_mtime_ns = 0;
+    int64_t config_mtime_ns = 0, config_ctime_ns = 0;
     bool db_exists = false;
+    uint64_t db_inode = 0;  // a database replaced by another file is noticed
     int64_t db_version = 0;
     bool operator==(const Fingerprint&) const = default;
   };
-  // Both with build_mu_ held.
+  // All with build_mu_ held. Build observes, reads and publishes; Read
+  // makes the snapshot.
   Result<std::shared_ptr<const Snapshot>> Build();
+  Result<std::shared_ptr<const Snapshot>> Read();
   Fingerprint Observe();
   void WatchLoop(std::chrono::milliseconds interval);
 
   const Paths paths_;
   store::StateDbPool* pool_;
   std::atomic<std::shared_ptr<const Snapshot>> current_;
+  std::atomic<uint64_t> attempts_{0};
   std::atomic<uint64_t> builds_{0};
-  std::mutex build_mu_;  // one build at a time; guards everything below up to watch_mu_
+  std::string last_error_;  // the last failed build's message, logged once
+  std::mutex build_mu_;     // one build at a time; guards everything below up to watch_mu_
   uint64_t generation_ = 0;
   // What config.toml and the database looked like just before the current
   // snapshot was read: a change after that moves the fingerprint.
   Fingerprint built_from_;
-  // Observe()'s own connection (data_version is per connection).
+  // Observe()'s own connection (data_version is per connection), on the
+  // database file of inode watch_inode_.
   std::unique_ptr<store::StateDb> watch_db_;
+  uint64_t watch_inode_ = 0;
 
   std::mutex watch_mu_;  // guards stop_
   std::condition_variable watch_cv_;

@@ -79,13 +79,47 @@ TEST_F(SnapshotTest, ABrokenConfigKeepsTheLastGoodSnapshot) {
     return (*server.core().snapshot())->config.default_model() == "qwen2.5-coder-7b-q5";
   }));
   const uint64_t builds = (*server.core().snapshot())->generation;
+  const SnapshotSource* source = *server.core().snapshot_source();
+  const uint64_t attempts = source->attempts();
   ASSERT_OK(WriteFileAtomic(ConfigFile(), "[limits]\nmax_ram_usage = \"lots\"\n"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The watcher saw the change, tried, failed, and tries again at each poll.
+  EXPECT_TRUE(Eventually([&] { return source->attempts() >= attempts + 2; }));
   std::shared_ptr<const Snapshot> kept = *server.core().snapshot();
   EXPECT_EQ(kept->generation, builds);
   EXPECT_EQ(kept->config.default_model(), "qwen2.5-coder-7b-q5");
   // A process starting now sees the error.
   EXPECT_THAT(MakeApp().core().snapshot(), StatusIs(StatusCode::kInvalidArgument));
+  // Mended, it is read again.
+  ASSERT_OK(WriteFileAtomic(ConfigFile(), "default_model = \"demo\"\n"));
+  EXPECT_TRUE(
+      Eventually([&] { return (*server.core().snapshot())->config.default_model() == "demo"; }));
+}
+
+TEST_F(SnapshotTest, AReplacedDatabaseIsNoticed) {
+  App server = MakeApp();
+  ASSERT_OK(server.core().Watch(std::chrono::milliseconds(50)));
+  const fs::path file = home_.path() / "m/a.gguf";
+  app_test::WriteTinyGguf(file, "llama", 4096);
+  ASSERT_OK(server.store().Import(file, ImportMode::kLink).status());
+  ASSERT_EQ((*server.core().snapshot())->installed.size(), 1u);
+  // Another tool restores an empty database over it.
+  const fs::path db = home_.path() / ".local/share/hangar/state.db";
+  {
+    Deps d;
+    auto env = std::make_shared<MapEnvironment>();
+    env->Set("HOME", (home_.path() / "elsewhere").string());
+    d.env = env;
+    App empty(std::move(d));
+    ASSERT_OK(empty.core().db().status());  // creates an empty database
+  }
+  const fs::path fresh = home_.path() / "elsewhere/.local/share/hangar/state.db";
+  for (const char* suffix : {"-wal", "-shm"}) fs::remove(fs::path(db.string() + suffix));
+  fs::rename(fresh, db);
+  EXPECT_TRUE(Eventually([&] { return (*server.core().snapshot())->installed.empty(); }));
+  // And the pool writes to the new file.
+  ASSERT_OK(server.store().Import(file, ImportMode::kLink).status());
+  App reader = MakeApp();
+  EXPECT_EQ((*reader.core().snapshot())->installed.size(), 1u);
 }
 
 TEST_F(SnapshotTest, ManyReadersOneRefresher) {

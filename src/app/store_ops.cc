@@ -50,7 +50,7 @@ std::string StoreOps::UniqueEntryId(const Snapshot& s, const store::InstalledMod
   return id;
 }
 
-Status StoreOps::Record(store::InstalledModel m, bool describe_entry) {
+Result<store::InstalledModel> StoreOps::Record(store::InstalledModel m, bool describe_entry) {
   std::lock_guard<std::mutex> lock(record_mu_);
   // The latest state: the id chosen must not be taken by a model recorded
   // a moment ago.
@@ -61,7 +61,8 @@ Status StoreOps::Record(store::InstalledModel m, bool describe_entry) {
   ASSIGN_OR_RETURN(store::StateDbPool::Lease db, core_->db());
   store::ModelDb models(*db);
   RETURN_IF_ERROR(models.Put(m));
-  return core_->Refresh().status();
+  RETURN_IF_ERROR(core_->Refresh().status());
+  return m;
 }
 
 Result<std::vector<store::InstalledModel>> StoreOps::Installed() {
@@ -148,7 +149,7 @@ Result<DiscoverResult> StoreOps::Discover() {
     }
     const bool describe = m.catalog_id.empty();
     out.added.push_back(m.id);
-    RETURN_IF_ERROR(Record(std::move(m), describe));
+    RETURN_IF_ERROR(Record(std::move(m), describe).status());
   }
   return out;
 }
@@ -202,13 +203,7 @@ Result<store::InstalledModel> StoreOps::Import(const fs::path& path, ImportMode 
     m.metadata["imported_from"] = primary.string();
     if (m.name.empty()) m.name = primary.stem().string();
   }
-  RETURN_IF_ERROR(Record(m, /*describe_entry=*/true));
-  // As recorded (with its entry id).
-  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
-  for (const store::InstalledModel& have : s->installed) {
-    if (have.id == m.id) return have;
-  }
-  return m;
+  return Record(std::move(m), /*describe_entry=*/true);
 }
 
 std::string StoreOps::StartImport(fs::path path, ImportMode mode) {
@@ -244,7 +239,7 @@ Result<store::ShareResult> StoreOps::Share(std::string_view ref, std::string_vie
       }
     }
     if (m.digest.empty() && !m.files.empty()) m.digest = m.files.front().digest;
-    RETURN_IF_ERROR(Record(std::move(m), /*describe_entry=*/false));
+    RETURN_IF_ERROR(Record(std::move(m), /*describe_entry=*/false).status());
   }
   return r;
 }

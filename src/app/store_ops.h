@@ -86,9 +86,11 @@ class StoreOps {
   // The installed models as the export document (store/model_db.h).
   Result<nlohmann::json> Export();
 
-  // Records `m` (a pulled or found model) under an entry id no other model
-  // has, and refreshes the snapshot. Errors of the database.
-  Status Record(store::InstalledModel m, bool describe_entry);
+  // Records `m` (a pulled or found model), with its catalog entry facts
+  // under an entry id no other model has when `describe_entry`, and
+  // refreshes the snapshot. Returns the model as recorded. Errors of the
+  // database.
+  Result<store::InstalledModel> Record(store::InstalledModel m, bool describe_entry);
 
   // A database record for a GGUF model at `primary` (metadata and the
   // catalog entry facts from its header).

@@ -194,8 +194,19 @@ Status DownloadJob::Transfer() {
         if (total_ && hashed == *total_) hash_cv_.notify_all();
       });
   {
+    // Started outside mu_: the hasher calls back into mu_ with its own lock
+    // held, so holding mu_ around its lock would be the opposite order.
+    uint64_t epoch = 0;
+    std::optional<Sha256Midstate> from;
+    {
+      std::lock_guard lock(mu_);
+      epoch = epoch_;
+      from = hash_snapshot_;
+    }
+    hasher_->Start(epoch, from);
+  }
+  {
     std::lock_guard lock(mu_);
-    hasher_->Start(epoch_, hash_snapshot_);
     resumed_bytes_ = done_.Size();
     checkpointed_size_ = resumed_bytes_;
     if (req_.expected_size) {

@@ -143,8 +143,8 @@ SamplingParams SamplingFromProfile(const Profile& profile);
 
 // Checks sampling values and max_tokens against config/value_rules.h, the
 // rules config profiles and flags are checked by: InvalidArgument naming the
-// value. Every request goes through it (SessionManager) before reaching a
-// backend, counted as a failed request when it refuses.
+// value. Every request of a session goes through it before anything is
+// loaded; a refusal counts as a failed request.
 Status CheckSampling(const SamplingParams& params, int max_tokens);
 
 struct GenerateRequest {

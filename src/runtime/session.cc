@@ -48,6 +48,13 @@ SessionManager::SessionManager(const BackendRegistry* registry, BackendContext c
   if (context_.clock == nullptr) context_.clock = clock_;
 }
 
+SessionManager::SessionManager(const BackendRegistry* registry, BackendContext context,
+                               const Clock* clock, int64_t idle_ttl_seconds,
+                               std::unique_ptr<SessionObserver> observer)
+    : SessionManager(registry, std::move(context), clock, idle_ttl_seconds, observer.get()) {
+  owned_observer_ = std::move(observer);
+}
+
 SessionManager::~SessionManager() {
   {
     std::lock_guard<std::mutex> lock(reaper_mu_);
@@ -142,9 +149,13 @@ void SessionManager::Record(RequestKind kind, const Status& status, const Timing
 }
 
 template <typename T, typename Fn>
-Result<T> SessionManager::Run(RequestKind kind, Fn fn) {
+Result<T> SessionManager::Run(RequestKind kind, Fn fn, const Status& refused) {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t start = clock_->MonotonicMicros();
+  if (!refused.ok()) {
+    if (spec_) Record(kind, refused, nullptr, start, 0);
+    return refused;
+  }
   int64_t load_us = 0;
   if (Status s = LoadLocked(&load_us); !s.ok()) {
     if (spec_) Record(kind, s, nullptr, start, 0);
@@ -161,19 +172,17 @@ Result<T> SessionManager::Run(RequestKind kind, Fn fn) {
 
 Result<Completion> SessionManager::Generate(const GenerateRequest& request,
                                             const TokenCallback& on_piece) {
-  return Run<Completion>(RequestKind::kGenerate, [&](Backend& b) -> Result<Completion> {
-    RETURN_IF_ERROR(CheckSampling(request.sampling, request.max_tokens));
-    return b.Stream(request, on_piece);
-  });
+  return Run<Completion>(
+      RequestKind::kGenerate, [&](Backend& b) { return b.Stream(request, on_piece); },
+      CheckSampling(request.sampling, request.max_tokens));
 }
 
 Result<Completion> SessionManager::Chat(std::span<const ChatMessage> messages,
                                         const GenerateRequest& request,
                                         const TokenCallback& on_piece) {
-  return Run<Completion>(RequestKind::kChat, [&](Backend& b) -> Result<Completion> {
-    RETURN_IF_ERROR(CheckSampling(request.sampling, request.max_tokens));
-    return b.ChatStream(messages, request, on_piece);
-  });
+  return Run<Completion>(
+      RequestKind::kChat, [&](Backend& b) { return b.ChatStream(messages, request, on_piece); },
+      CheckSampling(request.sampling, request.max_tokens));
 }
 
 Result<Embeddings> SessionManager::Embed(std::span<const std::string> texts,

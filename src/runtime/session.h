@@ -81,6 +81,10 @@ class SessionManager {
   // outlive the manager. idle_ttl_seconds 0 keeps a model loaded.
   SessionManager(const BackendRegistry* registry, BackendContext context, const Clock* clock,
                  int64_t idle_ttl_seconds, SessionObserver* observer = nullptr);
+  // As above, the manager owning its observer (destroyed after the last
+  // unload it reports).
+  SessionManager(const BackendRegistry* registry, BackendContext context, const Clock* clock,
+                 int64_t idle_ttl_seconds, std::unique_ptr<SessionObserver> observer);
   ~SessionManager();
   SessionManager(const SessionManager&) = delete;
   SessionManager& operator=(const SessionManager&) = delete;
@@ -120,13 +124,16 @@ class SessionManager {
   void Record(RequestKind kind, const Status& status, const Timings* timings, int64_t start_us,
               int64_t load_us);
   // Runs `fn` on the loaded backend (loading first), recording the request.
+  // Loads when needed, runs `fn` and records the request. A non-OK
+  // `refused` is recorded as a failed request without loading anything.
   template <typename T, typename Fn>
-  Result<T> Run(RequestKind kind, Fn fn);
+  Result<T> Run(RequestKind kind, Fn fn, const Status& refused = Status::Ok());
 
   const BackendRegistry* registry_;
   BackendContext context_;
   const Clock* clock_;
   int64_t idle_ttl_;
+  std::unique_ptr<SessionObserver> owned_observer_;  // outlives the destructor's unload
   SessionObserver* observer_;
 
   mutable std::mutex mu_;

@@ -27,6 +27,12 @@ Result<StateDbPool::Lease> StateDbPool::Acquire() {
   return Lease(db.release(), Return{this});
 }
 
+void StateDbPool::DropIdle() {
+  std::vector<std::unique_ptr<StateDb>> closing;
+  std::lock_guard<std::mutex> lock(mu_);
+  closing.swap(idle_);
+}
+
 bool StateDbPool::Exists() const {
   std::error_code ec;
   return std::filesystem::exists(path_, ec);

@@ -40,6 +40,10 @@ class StateDbPool {
   // schema up to date on the first). Errors of StateDb::Open.
   Result<Lease> Acquire();
 
+  // Closes the idle connections (after the file was replaced: they would go
+  // on using the old one). Leases out keep theirs until returned.
+  void DropIdle();
+
   // True when the database file exists (nothing is created).
   bool Exists() const;
   const std::filesystem::path& path() const { return path_; }
