@@ -257,6 +257,25 @@ TEST_F(AppOpsTest, LoadIsAJobThatCanBeCancelled) {
   EXPECT_EQ(app.jobs().Cancel(job->id).code(), StatusCode::kFailedPrecondition);
 }
 
+TEST_F(AppOpsTest, BenchIsAJobThatRecordsTheBaseline) {
+  App app = MakeApp();
+  BenchQuery q;
+  q.run.model = Model("bench-me.gguf").string();
+  q.request.n_prompt = 8;
+  q.request.n_gen = 4;
+  q.request.repetitions = 1;
+  const std::string id = app.runs().StartBench(q);
+  Result<JobInfo> done = app.jobs().Wait(id);
+  ASSERT_OK(done.status());
+  EXPECT_EQ(done->state, JobState::kSucceeded) << done->status.message();
+  EXPECT_EQ(done->kind, "bench");
+  EXPECT_THAT(done->result, HasSubstr("tokens/s"));
+  Result<std::vector<runtime::ModelStats>> stats = app.usage().Stats("bench-me.gguf");
+  ASSERT_OK(stats.status());
+  ASSERT_EQ(stats->size(), 1u);
+  EXPECT_TRUE((*stats)[0].baseline_gen_tokens_per_second.has_value());
+}
+
 TEST_F(AppOpsTest, UseAndCurrentRoundTrip) {
   App app = MakeApp();
   EXPECT_EQ(*app.runs().Current(), std::nullopt);
