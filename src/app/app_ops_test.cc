@@ -133,13 +133,14 @@ TEST_F(AppOpsTest, PullErrorsComeFromTheFakeNetwork) {
   PullQuery q;
   q.ref = "https://models.example/missing.gguf";
   EXPECT_THAT(app.pulls().Pull(q, {}), StatusIs(StatusCode::kNotFound));
-  fake_->FailNext(UnavailableError("connection refused"), 100);
+  // Refused credentials are not retried: the job fails at once with them.
+  fake_->FailNext(FailedPreconditionError("401 Unauthorized"), 100);
   q.ref = "https://models.example/other.gguf";
   const std::string job = app.pulls().StartPull(q);
   Result<JobInfo> done = app.jobs().Wait(job);
   ASSERT_OK(done.status());
   EXPECT_EQ(done->state, JobState::kFailed);
-  EXPECT_EQ(done->status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(done->status.code(), StatusCode::kFailedPrecondition);
   // Local files are imported, not pulled.
   q.ref = Model("local.gguf").string();
   EXPECT_THAT(app.pulls().Pull(q, {}), StatusIs(StatusCode::kInvalidArgument));
