@@ -10,8 +10,37 @@ namespace hangar::app {
 
 namespace fs = std::filesystem;
 
+namespace {
+std::atomic<uint64_t> next_source_id{1};
+}  // namespace
+
 SnapshotSource::SnapshotSource(Paths paths, store::StateDbPool* pool)
-    : paths_(std::move(paths)), pool_(pool) {}
+    : paths_(std::move(paths)), pool_(pool), id_(next_source_id.fetch_add(1)) {}
+
+std::shared_ptr<const Snapshot> SnapshotSource::Load() const {
+  struct Copy {
+    uint64_t source = 0;
+    uint64_t generation = 0;
+    std::shared_ptr<const Snapshot> snapshot;
+  };
+  thread_local Copy copy;
+  const uint64_t published = published_.load(std::memory_order_acquire);
+  if (published == 0) return nullptr;
+  if (copy.source != id_ || copy.generation != published) {
+    std::lock_guard<std::mutex> lock(current_mu_);
+    copy.source = id_;
+    copy.snapshot = current_;
+    copy.generation = current_->generation;
+  }
+  return copy.snapshot;
+}
+
+void SnapshotSource::Publish(std::shared_ptr<const Snapshot> snapshot) {
+  std::lock_guard<std::mutex> lock(current_mu_);
+  const uint64_t generation = snapshot->generation;
+  current_ = std::move(snapshot);
+  published_.store(generation, std::memory_order_release);
+}
 
 SnapshotSource::~SnapshotSource() {
   {
@@ -23,10 +52,10 @@ SnapshotSource::~SnapshotSource() {
 }
 
 Result<std::shared_ptr<const Snapshot>> SnapshotSource::Current() {
-  if (std::shared_ptr<const Snapshot> s = current_.load()) return s;
+  if (std::shared_ptr<const Snapshot> s = Load()) return s;
   std::lock_guard<std::mutex> lock(build_mu_);
   // Another thread may have built it while this one waited.
-  if (std::shared_ptr<const Snapshot> s = current_.load()) return s;
+  if (std::shared_ptr<const Snapshot> s = Load()) return s;
   return Build();
 }
 
@@ -46,7 +75,7 @@ Result<std::shared_ptr<const Snapshot>> SnapshotSource::Build() {
     return built.status();
   }
   last_error_.clear();
-  current_.store(*built);
+  Publish(*built);
   builds_.fetch_add(1);
   return built;
 }

@@ -3,7 +3,8 @@
 // in, and the installed models of the state database. Readers hold a
 // shared_ptr<const Snapshot> and never lock; a change replaces the whole
 // snapshot, so a reader sees one consistent state that existed, never half of
-// a change.
+// a change. Getting the current snapshot takes no lock either, except once
+// per thread after each change (see Load()).
 //
 // SnapshotSource builds snapshots and replaces them:
 //   - Refresh() at once, after this process changed config.toml or the
@@ -97,7 +98,16 @@ class SnapshotSource {
 
   const Paths paths_;
   store::StateDbPool* pool_;
-  std::atomic<std::shared_ptr<const Snapshot>> current_;
+  // The current snapshot, published under current_mu_ with its generation
+  // in published_. Load() takes no lock while published_ still names the
+  // snapshot its thread last copied (kept per thread), so reads do not
+  // contend; only the first read after a new build copies under the mutex.
+  std::shared_ptr<const Snapshot> Load() const;
+  void Publish(std::shared_ptr<const Snapshot> snapshot);
+  const uint64_t id_;  // tells this source's per-thread copies from another's
+  std::atomic<uint64_t> published_{0};
+  mutable std::mutex current_mu_;  // guards current_
+  std::shared_ptr<const Snapshot> current_;
   std::atomic<uint64_t> attempts_{0};
   std::atomic<uint64_t> builds_{0};
   std::string last_error_;  // the last failed build's message, logged once
