@@ -116,10 +116,10 @@ void JobRegistry::Finish(Job& job, Status status) {
     job.info.status = std::move(status);
     job.info.finished_unix = clock_->NowUnixSeconds();
     info = job.info;
+    Forget();  // with the state: whoever sees it finished sees the list trimmed
   }
   Notify(info, nullptr);
   std::lock_guard<std::mutex> lock(mu_);
-  Forget();
   --running_;
   changed_.notify_all();  // under the lock: the destructor cannot run before this returns
 }
