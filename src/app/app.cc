@@ -10,7 +10,8 @@ App::Parts::Parts(Deps deps)
       store(&core, &usage),
       pulls(&core, &store),
       runs(&core),
-      profiles(&core) {}
+      profiles(&core),
+      serve(&core, &runs) {}
 
 App::App(Deps deps) : parts_(std::make_unique<Parts>(std::move(deps))) {}
 

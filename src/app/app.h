@@ -11,6 +11,7 @@
 //   runs()      plan, sessions, embed, bench, load, use     (run_ops.h)
 //   usage()     stats, ps, doctor                           (usage_ops.h)
 //   profiles()  performance profiles                        (profile_ops.h)
+//   serve()     what `hangar serve` runs, and its records    (serve_ops.h)
 //   jobs()      the long operations running or finished     (jobs.h)
 //
 // Side effects come in through Deps (environment, clock, NVML, the root of
@@ -31,6 +32,7 @@
 #include "app/profile_ops.h"
 #include "app/pull_ops.h"
 #include "app/run_ops.h"
+#include "app/serve_ops.h"
 #include "app/store_ops.h"
 #include "app/usage_ops.h"
 
@@ -53,6 +55,7 @@ class App {
   RunOps& runs() { return parts_->runs; }
   UsageOps& usage() { return parts_->usage; }
   ProfileOps& profiles() { return parts_->profiles; }
+  ServeOps& serve() { return parts_->serve; }
   JobRegistry& jobs() { return parts_->core.jobs(); }
 
  private:
@@ -70,6 +73,7 @@ class App {
     PullOps pulls;
     RunOps runs;
     ProfileOps profiles;
+    ServeOps serve;
   };
   std::unique_ptr<Parts> parts_;
 };

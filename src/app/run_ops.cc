@@ -87,7 +87,7 @@ Result<RunPlan> RunOps::PlanRun(const RunQuery& query) {
 
   // Which model, and its file.
   std::optional<ModelView> view;
-  Result<Resolution> resolved = Resolve(*s, ref);
+  Result<Resolution> resolved = Resolve(*s, ref, ResolveOptions{.allow_paths = query.allow_paths});
   if (local) {
     if (!resolved.ok()) return resolved.status();
     switch (resolved->kind) {

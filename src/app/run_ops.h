@@ -63,6 +63,7 @@ struct RunQuery {
   std::optional<std::string> profile;  // empty: the profile recommended for this machine
   SamplingFlags sampling;
   LoadFlags load;
+  bool allow_paths = true;  // false: a local path is refused (remote callers)
 };
 
 struct RunPlan {

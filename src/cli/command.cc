@@ -48,6 +48,7 @@ const CommandSpec kCommands[] = {
     {"embed", "Embedding vectors of texts (pooled, normalised)", AddEmbed},
     {"bench", "Measure a model: prompt and generation tokens/s, load time", AddBench},
     {"use", "Show or switch the current model (kept with the time it was chosen)", AddUse},
+    {"serve", "Serve the Ollama and OpenAI APIs over llama.cpp (loads models on demand)", AddServe},
     {"ps", "Models loaded by running hangar processes: memory, backend, idle-until", AddPs},
     {"stats", "Usage statistics per model and backend: uses, failures, times, tokens/s", AddStats},
     {"doctor", "Health: memory, disk, GPU memory and temperature, speed degradation", AddDoctor},

@@ -90,6 +90,7 @@ void AddUse(CLI::App& sub, Context& ctx);
 void AddStats(CLI::App& sub, Context& ctx);
 void AddPs(CLI::App& sub, Context& ctx);
 void AddDoctor(CLI::App& sub, Context& ctx);
+void AddServe(CLI::App& sub, Context& ctx);
 
 }  // namespace hangar::cli
 

@@ -6,7 +6,9 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -113,6 +115,11 @@ int main(int argc, char** argv) {
                  "phi-3, ...) or a .gguf path; default per architecture");
   app.add_option("--vocab-dir", vocab_dir, "Folder of ggml-vocab-*.gguf files");
   app.add_option("--name", spec.name, "general.name (default \"mkmodel ARCH TYPE\")");
+  std::string chat_template_file;
+  app.add_option("--chat-template", chat_template_file,
+                 "A Jinja chat template file for tokenizer.chat_template (default: the "
+                 "vocabulary's, else a ChatML one)")
+      ->check(CLI::ExistingFile);
   app.add_option("--seed", spec.seed, "Random seed")->capture_default_str();
   app.add_option("--init-std", spec.init_std, "Standard deviation of the random weights")
       ->capture_default_str();
@@ -136,6 +143,10 @@ int main(int argc, char** argv) {
     spec.tie_embeddings = tie;
   }
   spec.vocab_dir = vocab_dir;
+  if (!chat_template_file.empty()) {
+    std::ifstream in(chat_template_file, std::ios::binary);
+    spec.chat_template.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   const std::filesystem::path dir =
       vocab_dir.empty() ? hangar::mkmodel::DefaultVocabDir() : std::filesystem::path(vocab_dir);
 

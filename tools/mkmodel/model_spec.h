@@ -61,6 +61,7 @@ struct ModelSpec {
   std::string arch = "llama";
   std::string type = "f16";  // a WeightType name
   std::string name;          // general.name; empty: "mkmodel <arch> <type>"
+  std::string chat_template;  // tokenizer.chat_template; empty: the vocabulary's (or a default)
   uint32_t layers = 0;
   uint32_t embd = 0;  // embedding width
   uint32_t ff = 0;    // feed_forward_length

@@ -179,6 +179,9 @@ Status WriteGguf(const ModelShape& shape, const std::vector<TensorPlan>& tensors
   GgufPtr g(gguf_init_empty());
   SetModelKeys(g.get(), shape, name, file_type);
   vocab.CopyTokenizerTo(g.get());
+  if (!spec.chat_template.empty()) {
+    gguf_set_val_str(g.get(), "tokenizer.chat_template", spec.chat_template.c_str());
+  }
 
   ggml_init_params params{.mem_size = (tensors.size() + 1) * ggml_tensor_overhead(),
                           .mem_buffer = nullptr,

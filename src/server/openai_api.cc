@@ -1,0 +1,177 @@
+// OpenAI's API (/v1/*): llama-server speaks it already, so requests go to
+// the runner as they are (the model named as the runner knows it) and
+// answers come back as they are; the front only watches the stream for the
+// usage figures, and drops the usage chunk it asked for when the client did
+// not.
+#include <fmt/format.h>
+
+#include "server/runner_call.h"
+#include "server/server_internal.h"
+
+namespace hangar::server {
+namespace {
+
+constexpr std::string_view kSse = "text/event-stream";
+
+}  // namespace
+
+// /v1/chat/completions and /v1/completions.
+void Server::OpenAiChat(Call& call) {
+  if (!call.ParseBody(true)) return;
+  Json body = call.body;
+  call.model = body.value("model", "");
+  if (call.model.empty()) return call.OpenAiError(400, "you must provide a model parameter");
+  const bool chat = call.req.Path() == "/v1/chat/completions";
+  auto plan = PlanFor(call.model, false);
+  if (!plan.ok()) {
+    if (plan.status().code() == StatusCode::kNotFound) {
+      return call.OpenAiError(404, fmt::format("The model `{}` does not exist: {}", call.model,
+                                               plan.status().message()));
+    }
+    return call.OpenAiError(plan.status());
+  }
+  if (plan->embedding_model) {
+    return call.OpenAiError(
+        400, fmt::format("{} is an embedding model; use /v1/embeddings", call.model));
+  }
+  if (chat && !body.contains("messages")) return call.OpenAiError(400, "messages is required");
+  const bool stream = body.value("stream", false);
+  bool client_usage = false;
+  if (stream) {
+    client_usage = body.value("stream_options", Json::object()).value("include_usage", false);
+    body["stream_options"] = {{"include_usage", true}};
+  }
+  body["model"] = plan->display;
+
+  auto lease = AcquireFor(*plan, std::nullopt, call.res);
+  if (!lease.ok()) {
+    RecordUsage(*plan, chat ? runtime::RequestKind::kChat : runtime::RequestKind::kGenerate,
+                lease.status(), {}, 0, call.ElapsedNs() / 1000);
+    return call.OpenAiError(lease.status());
+  }
+  const int64_t load_us = lease->loaded_now() ? lease->load_duration().count() / 1000 : 0;
+  runtime::Timings timings;
+  int64_t first_ns = 0;
+  bool began = false;
+  bool client_ok = true;
+  auto reply =
+      CallRunner(lease->runner(), call.req.Path(), body, call.res, [&](std::string_view data) {
+        if (!began) {
+          began = call.res.Begin(200, kSse);
+          if (!began) return false;
+        }
+        if (data != "[DONE]") {
+          Json ev = Json::parse(data, nullptr, false);
+          if (!ev.is_discarded()) {
+            if (ev.contains("timings")) timings = TimingsFrom(ev);
+            bool usage_only = ev.contains("usage") && ev.value("choices", Json::array()).empty();
+            if (usage_only) {
+              runtime::Timings u = TimingsFrom(ev);
+              if (timings.prompt_tokens == 0) timings.prompt_tokens = u.prompt_tokens;
+              if (timings.gen_tokens == 0) timings.gen_tokens = u.gen_tokens;
+              if (!client_usage) return true;
+            } else if (first_ns == 0) {
+              first_ns = call.ElapsedNs();
+            }
+          }
+        }
+        client_ok = call.res.Write(fmt::format("data: {}\n\n", data));
+        return client_ok;
+      });
+  Status outcome;
+  if (!reply.ok()) {
+    if (reply.status().code() != StatusCode::kCancelled) lease->ReportFailure();
+    outcome = reply.status().code() == StatusCode::kCancelled
+                  ? reply.status()
+                  : UnavailableError(fmt::format(
+                        "the runner of {} stopped answering ({}); it is restarted on the next "
+                        "request",
+                        plan->display, reply.status().message()));
+  } else if (!began) {
+    // A whole answer: a completion, or the runner's error in OpenAI's shape.
+    Json whole = Json::parse(reply->body, nullptr, false);
+    if (reply->status == 200 && !whole.is_discarded()) {
+      timings = TimingsFrom(whole);
+      first_ns = call.ElapsedNs();
+    } else if (reply->status != 200) {
+      outcome = Status(reply->status >= 500 ? StatusCode::kInternal : StatusCode::kInvalidArgument,
+                       reply->body);
+    }
+    call.res.Send(reply->status, "application/json; charset=utf-8", reply->body);
+  }
+  if (outcome.ok() && call.res.stopping()->load() && began) {
+    outcome = UnavailableError("the server is stopping");
+  }
+  timings.ttft_us = first_ns / 1000;
+  timings.total_us = call.ElapsedNs() / 1000;
+  RecordUsage(*plan, chat ? runtime::RequestKind::kChat : runtime::RequestKind::kGenerate, outcome,
+              timings, load_us, timings.total_us);
+  if (!outcome.ok() && !(outcome.code() == StatusCode::kCancelled && call.res.ClientGone())) {
+    call.OpenAiError(outcome);
+    if (began) call.res.Write("data: [DONE]\n\n");
+  }
+}
+
+void Server::OpenAiCompletions(Call& call) { OpenAiChat(call); }
+
+void Server::OpenAiEmbeddings(Call& call) {
+  if (!call.ParseBody(true)) return;
+  Json body = call.body;
+  call.model = body.value("model", "");
+  if (call.model.empty()) return call.OpenAiError(400, "you must provide a model parameter");
+  if (!body.contains("input")) return call.OpenAiError(400, "input is required");
+  auto plan = PlanFor(call.model, true);
+  if (!plan.ok()) {
+    if (plan.status().code() == StatusCode::kNotFound) {
+      return call.OpenAiError(404, fmt::format("The model `{}` does not exist: {}", call.model,
+                                               plan.status().message()));
+    }
+    return call.OpenAiError(plan.status());
+  }
+  body["model"] = plan->display;
+  auto lease = AcquireFor(*plan, std::nullopt, call.res);
+  if (!lease.ok()) return call.OpenAiError(lease.status());
+  const int64_t load_us = lease->loaded_now() ? lease->load_duration().count() / 1000 : 0;
+  auto reply = CallRunner(lease->runner(), "/v1/embeddings", body, call.res,
+                          [](std::string_view) { return true; });
+  runtime::Timings t;
+  Status outcome;
+  if (!reply.ok()) {
+    if (reply.status().code() != StatusCode::kCancelled) lease->ReportFailure();
+    outcome = reply.status();
+  } else {
+    Json whole = Json::parse(reply->body, nullptr, false);
+    if (!whole.is_discarded()) t = TimingsFrom(whole);
+    if (reply->status != 200) outcome = InvalidArgumentError(reply->body);
+  }
+  RecordUsage(*plan, runtime::RequestKind::kEmbed, outcome, t, load_us, call.ElapsedNs() / 1000);
+  if (!reply.ok()) return call.OpenAiError(outcome);
+  call.res.Send(reply->status, "application/json; charset=utf-8", reply->body);
+}
+
+void Server::OpenAiModels(Call& call) {
+  auto installed = app_->store().Installed();
+  if (!installed.ok()) return call.OpenAiError(installed.status());
+  Json data = Json::array();
+  for (const auto& m : *installed) {
+    data.push_back({{"id", ClientName(m)},
+                    {"object", "model"},
+                    {"created", m.installed_at},
+                    {"owned_by", "hangar"}});
+  }
+  call.Send(200, Json{{"object", "list"}, {"data", data}});
+}
+
+void Server::OpenAiModel(Call& call) {
+  std::string id(call.req.Path().substr(std::string_view("/v1/models/").size()));
+  auto installed = app_->store().FindInstalled(id);
+  if (!installed.ok()) {
+    return call.OpenAiError(404, fmt::format("The model `{}` does not exist", id));
+  }
+  call.Send(200, Json{{"id", ClientName(*installed)},
+                      {"object", "model"},
+                      {"created", installed->installed_at},
+                      {"owned_by", "hangar"}});
+}
+
+}  // namespace hangar::server

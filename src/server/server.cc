@@ -1,0 +1,438 @@
+#include "server/server.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "core/log.h"
+#include "server/server_internal.h"
+
+namespace hangar::server {
+namespace {
+
+bool IsLoopbackHost(std::string_view host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]" ||
+         host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+int HttpStatusOf(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kFailedPrecondition:
+      return 400;
+    case StatusCode::kResourceExhausted:
+      return 507;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kCancelled:
+      return 499;
+    default:
+      return 500;
+  }
+}
+
+Result<std::chrono::milliseconds> ParseKeepAlive(const Json& v) {
+  using std::chrono::milliseconds;
+  if (v.is_number()) {
+    double s = v.get<double>();
+    return s < 0 ? runtime::kForever : milliseconds(static_cast<int64_t>(s * 1000));
+  }
+  if (!v.is_string()) return InvalidArgumentError("keep_alive must be a number or a duration");
+  std::string text = v.get<std::string>();
+  if (text.empty()) return InvalidArgumentError("keep_alive is empty");
+  bool negative = text.front() == '-';
+  std::string_view rest = std::string_view(text).substr(negative ? 1 : 0);
+  double total_ms = 0;
+  bool any = false;
+  while (!rest.empty()) {
+    size_t i = 0;
+    while (i < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[i])) || rest[i] == '.'))
+      ++i;
+    if (i == 0)
+      return InvalidArgumentError(fmt::format("keep_alive \"{}\" is not a duration", text));
+    double n = std::stod(std::string(rest.substr(0, i)));
+    rest.remove_prefix(i);
+    size_t j = 0;
+    while (j < rest.size() && std::isalpha(static_cast<unsigned char>(rest[j]))) ++j;
+    std::string_view unit = rest.substr(0, j);
+    rest.remove_prefix(j);
+    double scale;
+    if (unit.empty() && rest.empty() && !any)
+      scale = 1000;  // bare number: seconds
+    else if (unit == "ms")
+      scale = 1;
+    else if (unit == "s")
+      scale = 1000;
+    else if (unit == "m")
+      scale = 60'000;
+    else if (unit == "h")
+      scale = 3'600'000;
+    else
+      return InvalidArgumentError(fmt::format("keep_alive \"{}\" is not a duration", text));
+    total_ms += n * scale;
+    any = true;
+  }
+  if (negative) return runtime::kForever;
+  return milliseconds(static_cast<int64_t>(total_ms));
+}
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:09d}Z", buf, ns % 1'000'000'000);
+}
+
+runtime::Timings TimingsFrom(const Json& event) {
+  runtime::Timings t;
+  if (auto it = event.find("timings"); it != event.end() && it->is_object()) {
+    t.prompt_tokens = it->value("prompt_n", 0);
+    t.cached_tokens = it->value("cache_n", 0);
+    t.gen_tokens = it->value("predicted_n", 0);
+    t.prompt_us = static_cast<int64_t>(it->value("prompt_ms", 0.0) * 1000);
+    t.gen_us = static_cast<int64_t>(it->value("predicted_ms", 0.0) * 1000);
+  }
+  if (auto it = event.find("usage"); it != event.end() && it->is_object()) {
+    if (t.prompt_tokens == 0) t.prompt_tokens = it->value("prompt_tokens", 0);
+    if (t.gen_tokens == 0) t.gen_tokens = it->value("completion_tokens", 0);
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------- Call
+
+bool Server::Call::ParseBody(bool openai) {
+  if (req.body.empty()) {
+    openai ? OpenAiError(400, "missing request body") : Error(400, "missing request body");
+    return false;
+  }
+  body = Json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    std::string msg = "the request body is not a JSON object";
+    openai ? OpenAiError(400, msg) : Error(400, msg);
+    return false;
+  }
+  return true;
+}
+
+void Server::Call::Send(int status, const Json& json) {
+  res.Send(status, "application/json; charset=utf-8",
+           json.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+void Server::Call::Error(int status, std::string_view message) {
+  if (res.streaming()) {
+    res.Write(Json{{"error", message}}.dump() + "\n");
+    return;
+  }
+  wire::HeaderList h;
+  if (status == 503) h.emplace_back("Retry-After", "1");
+  res.Send(status, "application/json; charset=utf-8", Json{{"error", message}}.dump(), h);
+}
+
+void Server::Call::OpenAiError(int status, std::string_view message) {
+  std::string type = status == 400   ? "invalid_request_error"
+                     : status == 401 ? "authentication_error"
+                     : status == 404 ? "not_found_error"
+                     : status == 503 ? "unavailable_error"
+                                     : "api_error";
+  Json err = {{"error",
+               {{"message", message},
+                {"type", type},
+                {"param", nullptr},
+                {"code", status == 404 ? Json("model_not_found") : Json(nullptr)}}}};
+  if (res.streaming()) {
+    res.Write("data: " + err.dump() + "\n\n");
+    return;
+  }
+  wire::HeaderList h;
+  if (status == 503) h.emplace_back("Retry-After", "1");
+  res.Send(status, "application/json; charset=utf-8", err.dump(), h);
+}
+
+// ---------------------------------------------------------------- Metrics
+
+void Server::Metrics::CountRequest(const std::string& route, int status) {
+  std::lock_guard lock(mu_);
+  ++requests_[{route, status}];
+}
+
+void Server::Metrics::AddTokens(int prompt, int generated, double gen_seconds) {
+  std::lock_guard lock(mu_);
+  prompt_tokens_ += static_cast<uint64_t>(std::max(0, prompt));
+  generated_tokens_ += static_cast<uint64_t>(std::max(0, generated));
+  gen_seconds_ += gen_seconds;
+}
+
+void Server::Metrics::Observe(Histogram& h, double seconds) {
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) ++h.counts[i];
+  }
+  ++h.count;
+  h.sum += seconds;
+}
+
+std::string Server::Metrics::Render(const runtime::Scheduler& scheduler) const {
+  std::string out;
+  auto histogram = [&](std::string_view name, std::string_view help, const Histogram& h) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kBuckets[i], h.counts[i]);
+    }
+    out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, h.count, name,
+                       h.sum, name, h.count);
+  };
+  std::vector<runtime::LoadedRunner> loaded = scheduler.Loaded();
+  std::lock_guard lock(mu_);
+  out +=
+      "# HELP hangar_requests_total HTTP requests by route and status code.\n"
+      "# TYPE hangar_requests_total counter\n";
+  for (const auto& [key, n] : requests_) {
+    out += fmt::format("hangar_requests_total{{route=\"{}\",code=\"{}\"}} {}\n", key.first,
+                       key.second, n);
+  }
+  out += fmt::format(
+      "# HELP hangar_queue_depth Requests waiting for a runner or a slot.\n"
+      "# TYPE hangar_queue_depth gauge\nhangar_queue_depth {}\n"
+      "# HELP hangar_models_loaded Runner processes loaded or loading.\n"
+      "# TYPE hangar_models_loaded gauge\nhangar_models_loaded {}\n",
+      scheduler.queue_depth(), loaded.size());
+  out +=
+      "# HELP hangar_model_memory_bytes Memory a loaded model takes, by device.\n"
+      "# TYPE hangar_model_memory_bytes gauge\n";
+  for (const auto& m : loaded) {
+    for (size_t i = 0; i < m.memory.size(); ++i) {
+      out += fmt::format("hangar_model_memory_bytes{{model=\"{}\",device=\"{}\"}} {}\n", m.name,
+                         i == 0 ? std::string("ram") : fmt::format("gpu{}", i - 1), m.memory[i]);
+    }
+  }
+  out += fmt::format(
+      "# HELP hangar_prompt_tokens_total Prompt tokens processed.\n"
+      "# TYPE hangar_prompt_tokens_total counter\nhangar_prompt_tokens_total {}\n"
+      "# HELP hangar_generated_tokens_total Tokens generated.\n"
+      "# TYPE hangar_generated_tokens_total counter\nhangar_generated_tokens_total {}\n"
+      "# HELP hangar_generation_tokens_per_second Tokens generated per second of generation.\n"
+      "# TYPE hangar_generation_tokens_per_second gauge\nhangar_generation_tokens_per_second {}\n",
+      prompt_tokens_, generated_tokens_,
+      gen_seconds_ > 0 ? static_cast<double>(generated_tokens_) / gen_seconds_ : 0.0);
+  histogram("hangar_load_seconds", "Time to load a model (runner start to ready).", load_);
+  histogram("hangar_time_to_first_token_seconds", "Time from request to first token.", ttft_);
+  return out;
+}
+
+// ---------------------------------------------------------------- Server
+
+Server::Server(app::App* app, ServeOptions options)
+    : app_(app), options_(std::move(options)), metrics_(std::make_unique<Metrics>()) {
+  routes_ = {
+      {"GET", "/", false, &Server::Root},
+      {"HEAD", "/", false, &Server::Root},
+      {"GET", "/health", false, &Server::Health},
+      {"GET", "/metrics", false, &Server::MetricsRoute},
+      {"GET", "/api/version", false, &Server::OllamaVersion},
+      {"HEAD", "/api/version", false, &Server::OllamaVersion},
+      {"POST", "/api/chat", false, &Server::OllamaChat},
+      {"POST", "/api/generate", false, &Server::OllamaGenerate},
+      {"POST", "/api/embed", false, &Server::OllamaEmbed},
+      {"POST", "/api/embeddings", false, &Server::OllamaEmbeddings},
+      {"GET", "/api/tags", false, &Server::OllamaTags},
+      {"HEAD", "/api/tags", false, &Server::OllamaTags},
+      {"POST", "/api/show", false, &Server::OllamaShow},
+      {"GET", "/api/ps", false, &Server::OllamaPs},
+      {"POST", "/api/pull", true, &Server::OllamaPull},
+      {"DELETE", "/api/delete", true, &Server::OllamaDelete},
+      {"POST", "/v1/chat/completions", false, &Server::OpenAiChat},
+      {"POST", "/v1/completions", false, &Server::OpenAiCompletions},
+      {"POST", "/v1/embeddings", false, &Server::OpenAiEmbeddings},
+      {"GET", "/v1/models", false, &Server::OpenAiModels},
+      {"GET", "/v1/models/", false, &Server::OpenAiModel},
+  };
+}
+
+Server::~Server() { Stop(); }
+
+Status Server::Start() {
+  const bool loopback = IsLoopbackHost(options_.host);
+  if (!loopback && options_.api_key.empty()) {
+    return FailedPreconditionError(fmt::format(
+        "refusing to listen on {} without an API key: anyone who can reach it could use and "
+        "change your models; set HANGAR_API_KEY (or --api-key-file), or listen on 127.0.0.1",
+        options_.host));
+  }
+  security_.loopback_bind = loopback;
+  security_.api_key = options_.api_key;
+  security_.allowed_origins = options_.origins;
+  security_.allow_writes = options_.allow_writes;
+  char hostname[256] = {};
+  if (::gethostname(hostname, sizeof hostname - 1) == 0) security_.hostname = hostname;
+
+  ASSIGN_OR_RETURN(runtime::SchedulerOptions so,
+                   app_->serve().SchedulerOptionsFor(options_.settings));
+  so.note = [](std::string_view line) { Log(LogLevel::kWarning, "serve: {}", line); };
+  scheduler_ = std::make_unique<runtime::Scheduler>(std::move(so));
+  (void)app_->core().Watch();
+
+  HttpServerOptions http = options_.http;
+  http.host = options_.host;
+  http.port = options_.port;
+  http_ = std::make_unique<HttpServer>(http, [this](const wire::HttpRequest& req, const Peer& peer,
+                                                    Response& res) { Handle(req, peer, res); });
+  Status s = http_->Start();
+  if (!s.ok()) {
+    scheduler_->Shutdown();
+    http_.reset();
+  }
+  return s;
+}
+
+void Server::Stop() {
+  if (stopped_.exchange(true)) return;
+  if (http_) http_->Stop(std::chrono::milliseconds(2500));
+  if (scheduler_) scheduler_->Shutdown(std::chrono::milliseconds(1500));
+  OnRunnerChange();
+}
+
+void Server::Handle(const wire::HttpRequest& req, const Peer& peer, Response& res) {
+  Call call{req, res, peer, SteadyClock::now(), {}, {}};
+  std::string_view origin = req.Header("Origin");
+  const std::string path(req.Path());
+  const Route* route = nullptr;
+  bool path_known = false;
+  for (const Route& r : routes_) {
+    bool match = r.path.back() == '/' && r.path.size() > 1
+                     ? path.rfind(r.path, 0) == 0 && path.size() > r.path.size()
+                     : path == r.path;
+    if (!match) continue;
+    path_known = true;
+    if (r.method == req.method) {
+      route = &r;
+      break;
+    }
+  }
+  res.AddHeader("X-Content-Type-Options", "nosniff");
+  auto refusal = Check(security_, req, route != nullptr && route->writes);
+  if (!refusal && OriginAllowed(origin, security_.allowed_origins)) {
+    for (auto& [k, v] : CorsHeaders(origin)) res.AddHeader(k, v);
+  }
+  std::string label = route ? route->path : "other";
+  if (refusal) {
+    if (refusal->status == 401) res.AddHeader("WWW-Authenticate", "Bearer");
+    path.rfind("/v1/", 0) == 0 ? call.OpenAiError(refusal->status, refusal->message)
+                               : call.Error(refusal->status, refusal->message);
+  } else if (req.method == "OPTIONS" && path_known) {
+    res.Send(204, "", "");
+  } else if (route == nullptr) {
+    call.Error(path_known ? 405 : 404,
+               path_known ? fmt::format("{} is not allowed on {}", req.method, path)
+                          : fmt::format("no route {}", path));
+  } else {
+    (this->*route->handler)(call);
+  }
+  metrics_->CountRequest(label, res.status());
+  if (options_.access_log) {
+    std::fprintf(stderr, "%s\n",
+                 fmt::format("serve: {} {} \"{} {}\" {} {} bytes {:.1f} ms{}",
+                             Rfc3339(std::chrono::system_clock::now()), peer.address, req.method,
+                             req.target, res.status(), res.bytes(), call.ElapsedNs() / 1e6,
+                             call.model.empty() ? "" : " model=" + call.model)
+                     .c_str());
+  }
+}
+
+Result<app::ServePlan> Server::PlanFor(const std::string& model, bool embeddings) {
+  app::ServeQuery q;
+  q.model = model;
+  q.embeddings = embeddings;
+  return app_->serve().Plan(q, options_.settings);
+}
+
+Result<runtime::Scheduler::Lease> Server::AcquireFor(const app::ServePlan& plan,
+                                                     runtime::KeepAlive keep_alive,
+                                                     Response& response) {
+  auto lease =
+      scheduler_->Acquire(plan.load, keep_alive, response.stopping(), response.client_fd());
+  if (lease.ok() && lease->loaded_now()) {
+    metrics_->ObserveLoad(std::chrono::duration<double>(lease->load_duration()).count());
+    OnRunnerChange();
+  }
+  if (!lease.ok()) OnRunnerChange();
+  return lease;
+}
+
+void Server::OnRunnerChange() {
+  // `hangar ps`: one row per runner process holding a model.
+  std::vector<runtime::LoadedRunner> loaded;
+  if (scheduler_ && !stopped_.load()) loaded = scheduler_->Loaded();
+  std::lock_guard lock(registered_mu_);
+  std::map<std::string, pid_t> now;
+  for (const auto& m : loaded) {
+    if (m.pid == 0) continue;
+    now[m.name] = m.pid;
+    auto it = registered_.find(m.name);
+    if (it == registered_.end() || it->second != m.pid) {
+      (void)app_->serve().RegisterRunner(m, m.name);
+    }
+  }
+  for (const auto& [name, pid] : registered_) {
+    auto it = now.find(name);
+    if (it == now.end() || it->second != pid) (void)app_->serve().UnregisterRunner(pid, name);
+  }
+  registered_ = std::move(now);
+}
+
+void Server::RecordUsage(const app::ServePlan& plan, runtime::RequestKind kind,
+                         const Status& outcome, const runtime::Timings& timings, int64_t load_us,
+                         int64_t total_us) {
+  runtime::UsageRecord r;
+  r.model = plan.display;
+  r.backend = "serve";
+  r.kind = kind;
+  r.outcome = outcome.ok()                               ? runtime::Outcome::kSuccess
+              : outcome.code() == StatusCode::kCancelled ? runtime::Outcome::kCancelled
+                                                         : runtime::Outcome::kFailure;
+  r.error = outcome.ok() ? std::string() : outcome.ToString();
+  r.at_unix = app_->core().clock().NowUnixSeconds();
+  r.total_us = total_us;
+  r.timings = timings;
+  r.load_us = load_us;
+  if (Status s = app_->serve().Record(r, plan.run.installed_id); !s.ok()) {
+    Log(LogLevel::kWarning, "serve: usage statistics not recorded: {}", s.message());
+  }
+  if (outcome.ok()) {
+    metrics_->AddTokens(timings.prompt_tokens, timings.gen_tokens, timings.gen_us / 1e6);
+    if (timings.ttft_us > 0) metrics_->ObserveTtft(timings.ttft_us / 1e6);
+  }
+  OnRunnerChange();
+}
+
+void Server::Root(Call& call) {
+  call.res.Send(200, "text/plain; charset=utf-8", "Hangar is running");
+}
+
+void Server::Health(Call& call) {
+  call.Send(200, Json{{"status", "ok"},
+                      {"version", kVersion},
+                      {"models_loaded", scheduler_->Loaded().size()},
+                      {"queue_depth", scheduler_->queue_depth()}});
+}
+
+void Server::MetricsRoute(Call& call) {
+  call.res.Send(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(*scheduler_));
+}
+
+}  // namespace hangar::server

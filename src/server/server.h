@@ -1,0 +1,122 @@
+// Server: `hangar serve`. Speaks Ollama's API (/api/*) and OpenAI's (/v1/*)
+// over llama.cpp runner processes (runtime/runner.h) that the scheduler
+// (runtime/scheduler.h) loads, keeps and evicts within the memory budget.
+// Every request passes the security checks (security.h), is counted in
+// /metrics, written to the access log and recorded in the usage statistics.
+//
+// Thread-safe: Start and Stop from one thread; requests are served on one
+// thread per connection.
+#ifndef HANGAR_SERVER_SERVER_H_
+#define HANGAR_SERVER_SERVER_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/app.h"
+#include "core/status.h"
+#include "runtime/scheduler.h"
+#include "server/http_server.h"
+#include "server/security.h"
+
+namespace hangar::server {
+
+// The port `hangar serve` listens on unless told (Ollama's is 11434).
+inline constexpr uint16_t kDefaultPort = 11435;
+inline constexpr std::string_view kVersion = "0.1.0";
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = kDefaultPort;
+  std::string api_key;               // required for a non-loopback bind
+  std::vector<std::string> origins;  // extra browser origins allowed
+  bool allow_writes = true;          // pull, delete, create, copy, blobs
+  app::ServeSettings settings;       // slots, queue, keep-alive, load timeout
+  HttpServerOptions http;            // limits and timeouts (host/port set from above)
+  bool access_log = true;            // a line per request on stderr
+};
+
+// The HTTP status for a Status (one place for the whole server).
+int HttpStatusOf(const Status& status);
+// Ollama's keep_alive: a number of seconds or a duration ("5m", "1h30m",
+// "300ms"); negative: forever. InvalidArgument otherwise.
+Result<std::chrono::milliseconds> ParseKeepAlive(const nlohmann::json& value);
+// RFC 3339 with nanoseconds, UTC ("2026-12-05T04:15:00.123456789Z").
+std::string Rfc3339(std::chrono::system_clock::time_point t);
+
+class Server {
+ public:
+  Server(app::App* app, ServeOptions options);
+  ~Server();  // Stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Checks the options, binds and starts serving. Errors:
+  // FailedPrecondition (a non-loopback bind without an API key; no
+  // llama-server), Unavailable / InvalidArgument from the listener.
+  Status Start();
+  uint16_t port() const { return http_ ? http_->port() : 0; }
+  // Stops accepting, ends streams with a final event, stops every runner.
+  void Stop();
+
+  runtime::Scheduler& scheduler() { return *scheduler_; }
+
+ private:
+  struct Route;
+  struct Call;
+  class Metrics;
+
+  void Handle(const wire::HttpRequest& request, const Peer& peer, Response& response);
+
+  // Shared by the routes.
+  Result<app::ServePlan> PlanFor(const std::string& model, bool embeddings);
+  Result<runtime::Scheduler::Lease> AcquireFor(const app::ServePlan& plan,
+                                               runtime::KeepAlive keep_alive, Response& response);
+  void RecordUsage(const app::ServePlan& plan, runtime::RequestKind kind, const Status& outcome,
+                   const runtime::Timings& timings, int64_t load_us, int64_t total_us);
+  void OnRunnerChange();
+
+  // Ollama (ollama_api.cc).
+  void OllamaChat(Call& call);
+  void OllamaGenerate(Call& call);
+  void OllamaEmbed(Call& call);
+  void OllamaEmbeddings(Call& call);
+  void OllamaTags(Call& call);
+  void OllamaShow(Call& call);
+  void OllamaPs(Call& call);
+  void OllamaPull(Call& call);
+  void OllamaDelete(Call& call);
+  void OllamaVersion(Call& call);
+  // OpenAI (openai_api.cc).
+  void OpenAiChat(Call& call);
+  void OpenAiCompletions(Call& call);
+  void OpenAiEmbeddings(Call& call);
+  void OpenAiModels(Call& call);
+  void OpenAiModel(Call& call);
+  // Hangar's own.
+  void Root(Call& call);
+  void Health(Call& call);
+  void MetricsRoute(Call& call);
+
+  app::App* app_;
+  const ServeOptions options_;
+  SecurityOptions security_;
+  std::unique_ptr<runtime::Scheduler> scheduler_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<Metrics> metrics_;
+  std::vector<Route> routes_;
+  std::mutex registered_mu_;                 // guards registered_
+  std::map<std::string, pid_t> registered_;  // runners in `hangar ps`, by model
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace hangar::server
+
+#endif  // HANGAR_SERVER_SERVER_H_

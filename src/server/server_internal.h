@@ -1,0 +1,88 @@
+// What server.cc, ollama_api.cc and openai_api.cc share: the per-request
+// Call, the route table entry and the metrics. Internal to server/.
+#ifndef HANGAR_SERVER_SERVER_INTERNAL_H_
+#define HANGAR_SERVER_SERVER_INTERNAL_H_
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "server/server.h"
+
+namespace hangar::server {
+
+using Json = nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+struct Server::Call {
+  const wire::HttpRequest& req;
+  Response& res;
+  const Peer& peer;
+  SteadyClock::time_point start = SteadyClock::now();
+  std::string model;  // for the access log
+  Json body;
+
+  // Parses the body as a JSON object; on failure answers 400 (Ollama's
+  // shape, or OpenAI's when `openai`) and returns false.
+  bool ParseBody(bool openai = false);
+  void Send(int status, const Json& json);
+  // {"error": message}
+  void Error(int status, std::string_view message);
+  void Error(const Status& status) { Error(HttpStatusOf(status), status.message()); }
+  // {"error": {"message", "type", "param", "code"}}
+  void OpenAiError(int status, std::string_view message);
+  void OpenAiError(const Status& status) { OpenAiError(HttpStatusOf(status), status.message()); }
+  int64_t ElapsedNs() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - start).count();
+  }
+};
+
+struct Server::Route {
+  std::string method;
+  std::string path;  // exact, or a prefix when it ends with '/'
+  bool writes = false;
+  void (Server::*handler)(Call&);
+};
+
+// Prometheus counters and histograms.
+class Server::Metrics {
+ public:
+  void CountRequest(const std::string& route, int status);
+  void AddTokens(int prompt, int generated, double gen_seconds);
+  void ObserveLoad(double seconds) { Observe(load_, seconds); }
+  void ObserveTtft(double seconds) { Observe(ttft_, seconds); }
+  std::string Render(const runtime::Scheduler& scheduler) const;
+
+ private:
+  static constexpr std::array<double, 12> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                      0.5,   1,    2.5,   5,    10,  30};
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> counts{};
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  void Observe(Histogram& h, double seconds);
+
+  mutable std::mutex mu_;  // guards everything below
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  uint64_t prompt_tokens_ = 0;
+  uint64_t generated_tokens_ = 0;
+  double gen_seconds_ = 0;
+  Histogram load_;
+  Histogram ttft_;
+};
+
+// The name clients know an installed model by (its catalog or preset id,
+// else the store's id).
+std::string ClientName(const store::InstalledModel& m);
+
+// Timings from llama-server's "timings" object (and "usage" when present).
+runtime::Timings TimingsFrom(const Json& event);
+
+}  // namespace hangar::server
+
+#endif  // HANGAR_SERVER_SERVER_INTERNAL_H_

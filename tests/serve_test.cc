@@ -1,0 +1,548 @@
+// `hangar serve` end to end: the real binary with real llama-server runners
+// on generated models, talked to over HTTP on 127.0.0.1: concurrency, the
+// scheduler's memory budget and queue, runner faults, client disconnects,
+// shutdown and the security checks, each with a hostile or failing case.
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "process.h"
+#include "runtime/http_wire.h"
+
+namespace hangar {
+namespace {
+
+namespace fs = std::filesystem;
+namespace wire = runtime::wire;
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+struct Reply {
+  int status = 0;
+  wire::HeaderList headers;
+  std::string body;
+  std::string_view Header(std::string_view n) const { return wire::FindHeader(headers, n); }
+  Json json() const { return Json::parse(body, nullptr, false); }
+};
+
+// A TCP connection to 127.0.0.1:port (test side).
+wire::Socket ConnectTcp(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return wire::Socket();
+  }
+  return wire::Socket(fd);
+}
+
+// A request whose answer is read as it comes.
+class Stream {
+ public:
+  Stream(uint16_t port, std::string method, std::string target, std::string body,
+         wire::HeaderList headers = {})
+      : socket_(ConnectTcp(port)), reader_(&socket_) {
+    socket_.set_deadline(wire::After(std::chrono::seconds(120)));
+    if (!socket_.is_open()) return;
+    headers.emplace_back("Host", "127.0.0.1");
+    if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+    wire::HttpRequest req{std::move(method), std::move(target), std::move(headers), std::move(body),
+                          true};
+    if (!wire::WriteRequest(socket_, req).ok()) return;
+    auto head = reader_.ReadHead();
+    if (head.ok()) status_ = head->status, headers_ = head->headers;
+  }
+  int status() const { return status_; }
+  std::string_view Header(std::string_view n) const { return wire::FindHeader(headers_, n); }
+  // The next whole line of an NDJSON body; nullopt at the end.
+  std::optional<std::string> Line() {
+    for (;;) {
+      size_t nl = pending_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = pending_.substr(0, nl);
+        pending_.erase(0, nl + 1);
+        return line;
+      }
+      auto piece = reader_.ReadBodyPiece();
+      if (!piece.ok() || piece->empty()) {
+        if (pending_.empty()) return std::nullopt;
+        std::string rest = std::move(pending_);
+        pending_.clear();
+        return rest;
+      }
+      pending_ += *piece;
+    }
+  }
+  std::vector<Json> AllLines() {
+    std::vector<Json> out;
+    while (auto l = Line()) {
+      if (!l->empty()) out.push_back(Json::parse(*l, nullptr, false));
+    }
+    return out;
+  }
+  void Close() { socket_.Close(); }
+
+ private:
+  wire::Socket socket_;
+  wire::ResponseReader reader_;
+  int status_ = 0;
+  wire::HeaderList headers_;
+  std::string pending_;
+};
+
+Reply Http(uint16_t port, std::string method, std::string target, std::string body = "",
+           wire::HeaderList headers = {}) {
+  bool has_host = false;
+  for (auto& [k, v] : headers) has_host |= (k == "Host");
+  wire::Socket s = ConnectTcp(port);
+  s.set_deadline(wire::After(std::chrono::seconds(120)));
+  if (!has_host) headers.emplace_back("Host", "127.0.0.1");
+  if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+  wire::HttpRequest req{std::move(method), std::move(target), std::move(headers), std::move(body),
+                        false};
+  Reply r;
+  if (!wire::WriteRequest(s, req).ok()) return r;
+  wire::ResponseReader reader(&s);
+  auto head = reader.ReadHead();
+  if (!head.ok()) return r;
+  r.status = head->status;
+  r.headers = head->headers;
+  if (req.method != "HEAD") r.body = reader.ReadBody(64 << 20).value_or("");
+  return r;
+}
+
+Json Chat(std::string model, std::string content, int num_predict, bool stream = false) {
+  return {{"model", model},
+          {"stream", stream},
+          {"messages", {{{"role", "user"}, {"content", content}}}},
+          {"options", {{"num_predict", num_predict}, {"temperature", 0}}}};
+}
+
+bool ProcessAlive(int pid) {
+  if (::kill(pid, 0) != 0) return false;
+  // A zombie (reaped later by its parent) counts as gone.
+  std::string stat = ReadFile(fmt::format("/proc/{}/stat", pid));
+  size_t close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/hangar-serve-test-XXXXXX";
+    home_ = ::mkdtemp(tmpl);
+    env_ = {{"HOME", home_.string()},
+            {"XDG_DATA_HOME", (home_ / "data").string()},
+            {"XDG_CONFIG_HOME", (home_ / "config").string()},
+            {"XDG_CACHE_HOME", (home_ / "cache").string()},
+            {"HF_HOME", (home_ / "hf").string()},
+            {"PATH", "/usr/bin:/bin"},
+            {"NO_COLOR", "1"}};
+  }
+  void TearDown() override {
+    for (int pid : servers_) {
+      ::kill(pid, SIGKILL);
+      testing::WaitProcess(pid);
+    }
+    std::error_code ec;
+    fs::remove_all(home_, ec);
+  }
+
+  // A generated qwen3 model imported under `id`.
+  void MakeModel(const std::string& id, int layers = 4, int ctx = 2048) {
+    fs::path file = home_ / (id + ".gguf");
+    auto made =
+        testing::RunProcess({HANGAR_MKMODEL_BIN, "--arch", "qwen3", "--type", "q8_0", "--layers",
+                             std::to_string(layers), "--embd", "128", "--vocab", "qwen2", "--ctx",
+                             std::to_string(ctx), "--seed", "5", "--out", file.string()},
+                            env_);
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    auto imported = testing::RunProcess({HANGAR_BIN, "import", file.string()}, env_);
+    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  }
+
+  // Starts `hangar serve --port 0 ARGS`; returns its port (0 on failure).
+  uint16_t Start(std::vector<std::string> args = {},
+                 std::map<std::string, std::string> extra = {}) {
+    std::vector<std::string> argv = {HANGAR_BIN, "serve", "--port", "0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto env = env_;
+    env.insert(extra.begin(), extra.end());
+    ++starts_;
+    out_ = home_ / fmt::format("serve-{}.out", starts_);
+    err_ = home_ / fmt::format("serve-{}.err", starts_);
+    pid_ = testing::SpawnProcess(argv, env, out_.string(), err_.string());
+    servers_.push_back(pid_);
+    for (int i = 0; i < 300; ++i) {
+      std::string out = ReadFile(out_);
+      if (size_t at = out.find("listening on http://127.0.0.1:"); at != std::string::npos) {
+        return static_cast<uint16_t>(std::stoi(out.substr(at + 30)));
+      }
+      if (!ProcessAlive(pid_)) return 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return 0;
+  }
+  // SIGTERM; the exit code and how long the server took.
+  std::pair<int, double> Terminate() {
+    auto t0 = Clock::now();
+    ::kill(pid_, SIGTERM);
+    int code = testing::WaitProcess(pid_);
+    std::erase(servers_, pid_);
+    return {code, std::chrono::duration<double>(Clock::now() - t0).count()};
+  }
+  Json Ps(uint16_t port) { return Http(port, "GET", "/api/ps").json(); }
+  int RunnerPid(uint16_t port, const std::string& model) {
+    Json ps = Ps(port);
+    for (const Json& m : ps["models"]) {
+      if (m["name"] == model) return m["pid"].get<int>();
+    }
+    ADD_FAILURE() << "no runner for " << model << " in " << ps.dump();
+    return 0;
+  }
+
+  fs::path home_;
+  std::map<std::string, std::string> env_;
+  std::vector<int> servers_;
+  int pid_ = 0;
+  int starts_ = 0;
+  fs::path out_, err_;
+};
+
+TEST_F(ServeTest, EightConcurrentStreamedChatsAllComplete) {
+  MakeModel("chat");
+  uint16_t port = Start({"--parallel", "4"});
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  std::vector<std::thread> clients;
+  std::vector<std::vector<Json>> answers(8);
+  for (int i = 0; i < 8; ++i) {
+    clients.emplace_back([&, i] {
+      Stream s(port, "POST", "/api/chat",
+               Chat("chat", fmt::format("Question {}", i), 16, true).dump());
+      answers[i] = s.AllLines();
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_GE(answers[i].size(), 2u) << i;
+    const Json& last = answers[i].back();
+    EXPECT_EQ(last["done"], true) << last.dump();
+    EXPECT_EQ(last["eval_count"], 16) << last.dump();
+    EXPECT_EQ(last["done_reason"], "length");
+  }
+  // Every request in the usage statistics, as `hangar stats` shows them.
+  auto stats = testing::RunProcess({HANGAR_BIN, "stats", "--json"}, env_);
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_NE(stats.out.find("\"serve\""), std::string::npos) << stats.out;
+  std::string metrics = Http(port, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("hangar_requests_total{route=\"/api/chat\",code=\"200\"} 8"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("hangar_generated_tokens_total 128"), std::string::npos) << metrics;
+}
+
+TEST_F(ServeTest, AnIdleModelIsEvictedForAnotherAndABusyOneNever) {
+  MakeModel("first");
+  MakeModel("second");
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  ASSERT_EQ(Http(port, "POST", "/api/generate", R"({"model":"first"})").status, 200);
+  uint64_t size = Ps(port)["models"][0]["size"].get<uint64_t>();
+  Terminate();
+
+  // A budget for one model, not two.
+  port = Start({"--max-memory", std::to_string(size * 3 / 2)});
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  ASSERT_EQ(Http(port, "POST", "/api/generate", R"({"model":"first"})").status, 200);
+  ASSERT_EQ(Http(port, "POST", "/api/chat", Chat("second", "hi", 2).dump()).status, 200);
+  Json ps = Ps(port);
+  ASSERT_EQ(ps["models"].size(), 1u) << ps.dump();
+  EXPECT_EQ(ps["models"][0]["name"], "second");
+  EXPECT_NE(ps["events"].dump().find("evicted to make room for second"), std::string::npos)
+      << ps.dump();
+
+  // "second" busy with a long stream: "first" waits rather than evict it.
+  Stream busy(port, "POST", "/api/chat", Chat("second", "tell a long story", 400, true).dump());
+  ASSERT_EQ(busy.status(), 200);
+  ASSERT_TRUE(busy.Line());
+  std::atomic<bool> first_done{false};
+  Reply first_reply;
+  std::thread waiter([&] {
+    first_reply = Http(port, "POST", "/api/chat", Chat("first", "hi", 2).dump());
+    first_done = true;
+  });
+  std::vector<Json> rest = busy.AllLines();
+  bool first_done_when_busy_ended = first_done.load();
+  waiter.join();
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.back()["done"], true) << rest.back().dump();
+  EXPECT_EQ(rest.back()["eval_count"], 400);
+  EXPECT_FALSE(first_done_when_busy_ended);
+  EXPECT_EQ(first_reply.status, 200) << first_reply.body;
+}
+
+TEST_F(ServeTest, AFullQueueAnswers503WithRetryAfter) {
+  MakeModel("chat");
+  uint16_t port = Start({"--parallel", "1", "--max-queue", "1"});
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  Stream busy(port, "POST", "/api/chat", Chat("chat", "long", 1500, true).dump());
+  ASSERT_EQ(busy.status(), 200);
+  ASSERT_TRUE(busy.Line());
+  std::thread queued([&] { Http(port, "POST", "/api/chat", Chat("chat", "next", 1).dump()); });
+  for (int i = 0; i < 200 && Http(port, "GET", "/health").json()["queue_depth"] != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  Reply refused = Http(port, "POST", "/api/chat", Chat("chat", "one more", 1).dump());
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.Header("Retry-After"), "1");
+  EXPECT_NE(refused.json()["error"].get<std::string>().find("server busy"), std::string::npos);
+  busy.Close();
+  queued.join();
+}
+
+TEST_F(ServeTest, ARunnerKilledMidStreamEndsTheStreamWithAnErrorAndIsReplaced) {
+  MakeModel("chat");
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  Stream s(port, "POST", "/api/chat", Chat("chat", "long", 3000, true).dump());
+  ASSERT_EQ(s.status(), 200);
+  ASSERT_TRUE(s.Line());
+  int runner = RunnerPid(port, "chat");
+  ASSERT_GT(runner, 0);
+  ASSERT_EQ(::kill(runner, SIGKILL), 0);
+  std::vector<Json> rest = s.AllLines();
+  ASSERT_FALSE(rest.empty());
+  ASSERT_TRUE(rest.back().contains("error")) << rest.back().dump();
+  EXPECT_NE(rest.back()["error"].get<std::string>().find("stopped answering"), std::string::npos);
+  Reply again = Http(port, "POST", "/api/chat", Chat("chat", "hi", 2).dump());
+  EXPECT_EQ(again.status, 200) << again.body;
+  int replacement = RunnerPid(port, "chat");
+  EXPECT_GT(replacement, 0);
+  EXPECT_NE(replacement, runner);
+  EXPECT_NE(Ps(port)["events"].dump().find("runner died (killed by signal 9"), std::string::npos);
+}
+
+TEST_F(ServeTest, AClientThatDisconnectsDuringALongPromptFreesTheSlot) {
+  MakeModel("slow", 24, 16384);
+  uint16_t port = Start({"--parallel", "1"});
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  std::string prompt;
+  for (int i = 0; i < 1600; ++i) prompt += fmt::format("word{} ", i);
+  // How long the prompt takes alone.
+  Reply solo = Http(port, "POST", "/api/generate",
+                    Json{{"model", "slow"},
+                         {"prompt", prompt},
+                         {"stream", false},
+                         {"options", {{"num_predict", 1}}}}
+                        .dump());
+  ASSERT_EQ(solo.status, 200) << solo.body;
+  double prompt_s = solo.json()["prompt_eval_duration"].get<double>() / 1e9;
+  ASSERT_GT(prompt_s, 0.5) << "the prompt must take long enough to be cut off";
+
+  // The same prompt with a different start (no cache), cut off after 200 ms.
+  Stream cut(
+      port, "POST", "/api/generate",
+      Json{{"model", "slow"}, {"prompt", "other " + prompt}, {"options", {{"num_predict", 1}}}}
+          .dump());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  cut.Close();
+  auto t0 = Clock::now();
+  Reply next = Http(
+      port, "POST", "/api/generate",
+      Json{
+          {"model", "slow"}, {"prompt", "hi"}, {"stream", false}, {"options", {{"num_predict", 1}}}}
+          .dump());
+  double freed_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  ASSERT_EQ(next.status, 200) << next.body;
+  std::printf(
+      "slot freed: the next request answered %.0f ms after the disconnect (the prompt alone takes "
+      "%.0f ms)\n",
+      freed_s * 1000, prompt_s * 1000);
+  EXPECT_LT(freed_s, prompt_s - 0.2);
+}
+
+TEST_F(ServeTest, SigtermDuringAStreamEndsItStopsEveryRunnerAndExits) {
+  MakeModel("chat");
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  Stream s(port, "POST", "/api/chat", Chat("chat", "long", 5000, true).dump());
+  ASSERT_TRUE(s.Line());
+  int runner = RunnerPid(port, "chat");
+  ASSERT_GT(runner, 0);
+  std::thread stopper([&] { Terminate(); });
+  std::vector<Json> rest = s.AllLines();
+  stopper.join();
+  ASSERT_FALSE(rest.empty());
+  EXPECT_TRUE(rest.back().contains("error")) << rest.back().dump();
+  EXPECT_FALSE(ProcessAlive(runner));
+  EXPECT_EQ(ConnectTcp(port).is_open(), false);
+}
+
+TEST_F(ServeTest, ExitsWithinFiveSecondsOfSigterm) {
+  MakeModel("chat");
+  uint16_t port = Start();
+  ASSERT_NE(port, 0);
+  ASSERT_EQ(Http(port, "POST", "/api/generate", R"({"model":"chat"})").status, 200);
+  int runner = RunnerPid(port, "chat");
+  auto [code, seconds] = Terminate();
+  std::printf("hangar serve exited %.3f s after SIGTERM (code %d)\n", seconds, code);
+  EXPECT_EQ(code, 0);
+  EXPECT_LT(seconds, 5.0);
+  EXPECT_FALSE(ProcessAlive(runner));
+}
+
+TEST_F(ServeTest, RunnersDieWithAServerKilledBySigkill) {
+  MakeModel("chat");
+  uint16_t port = Start();
+  ASSERT_NE(port, 0);
+  ASSERT_EQ(Http(port, "POST", "/api/generate", R"({"model":"chat"})").status, 200);
+  int runner = RunnerPid(port, "chat");
+  ASSERT_GT(runner, 0);
+  ::kill(pid_, SIGKILL);
+  testing::WaitProcess(pid_);
+  std::erase(servers_, pid_);
+  for (int i = 0; i < 250 && ProcessAlive(runner); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(ProcessAlive(runner));
+}
+
+TEST_F(ServeTest, AModelThatCannotFitIsRefusedAtOnce) {
+  MakeModel("chat");
+  uint16_t port = Start({"--max-memory", "1MB"});
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  Reply r = Http(port, "POST", "/api/chat", Chat("chat", "hi", 2).dump());
+  EXPECT_EQ(r.status, 507) << r.body;
+  std::string error = r.json()["error"];
+  EXPECT_NE(error.find("needs"), std::string::npos) << error;
+  EXPECT_NE(error.find("whole budget"), std::string::npos) << error;
+  EXPECT_TRUE(Ps(port)["models"].empty());
+}
+
+TEST_F(ServeTest, HostileRequestsAreRefused) {
+  MakeModel("chat");
+  uint16_t port = Start({"--no-writes", "--header-timeout", "1"});
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  // DNS rebinding: a page on evil.example resolving to 127.0.0.1.
+  Reply rebinding = Http(port, "GET", "/api/tags", "", {{"Host", "evil.example:11435"}});
+  EXPECT_EQ(rebinding.status, 403);
+  EXPECT_NE(rebinding.body.find("evil.example"), std::string::npos);
+  // A browser on another site.
+  Reply cross = Http(port, "POST", "/api/chat", Chat("chat", "hi", 1).dump(),
+                     {{"Origin", "https://evil.example"}});
+  EXPECT_EQ(cross.status, 403);
+  EXPECT_EQ(cross.Header("Access-Control-Allow-Origin"), "");
+  Reply preflight =
+      Http(port, "OPTIONS", "/api/chat", "",
+           {{"Origin", "http://localhost:3000"}, {"Access-Control-Request-Method", "POST"}});
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_EQ(preflight.Header("Access-Control-Allow-Origin"), "http://localhost:3000");
+  // Writes switched off.
+  EXPECT_EQ(Http(port, "DELETE", "/api/delete", R"({"model":"chat"})").status, 403);
+  EXPECT_EQ(Http(port, "POST", "/api/pull", R"({"model":"chat"})").status, 403);
+  // A local path is not a model name for a remote caller.
+  Reply path =
+      Http(port, "POST", "/api/chat", Chat((home_ / "chat.gguf").string(), "hi", 1).dump());
+  EXPECT_EQ(path.status, 400) << path.body;
+  EXPECT_NE(path.body.find("local file paths are not accepted"), std::string::npos) << path.body;
+  // Too large a body, announced.
+  wire::Socket big = ConnectTcp(port);
+  big.set_deadline(wire::After(std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      big.WriteAll(
+             "POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000000000\r\n\r\n")
+          .ok());
+  wire::ResponseReader big_reader(&big);
+  auto big_head = big_reader.ReadHead();
+  ASSERT_TRUE(big_head.ok());
+  EXPECT_EQ(big_head->status, 413);
+  // A slow client that never finishes its header is cut off.
+  wire::Socket slow = ConnectTcp(port);
+  slow.set_deadline(wire::After(std::chrono::seconds(10)));
+  ASSERT_TRUE(slow.WriteAll("GET /api/tags HTTP/1.1\r\nHost: local").ok());
+  wire::ResponseReader slow_reader(&slow);
+  auto slow_head = slow_reader.ReadHead();
+  ASSERT_TRUE(slow_head.ok()) << slow_head.status().ToString();
+  EXPECT_EQ(slow_head->status, 408);
+  // Malformed requests.
+  wire::Socket junk = ConnectTcp(port);
+  junk.set_deadline(wire::After(std::chrono::seconds(10)));
+  ASSERT_TRUE(junk.WriteAll("NOT HTTP AT ALL\r\n\r\n").ok());
+  wire::ResponseReader junk_reader(&junk);
+  auto junk_head = junk_reader.ReadHead();
+  ASSERT_TRUE(junk_head.ok());
+  EXPECT_EQ(junk_head->status, 400);
+  EXPECT_EQ(Http(port, "POST", "/api/chat", "{not json").status, 400);
+
+  // The runner: a socket in a folder only this user can open, and its key
+  // required.
+  ASSERT_EQ(Http(port, "POST", "/api/generate", R"({"model":"chat"})").status, 200);
+  int runner = RunnerPid(port, "chat");
+  std::string cmdline = ReadFile(fmt::format("/proc/{}/cmdline", runner));
+  std::vector<std::string> args;
+  for (size_t start = 0; start < cmdline.size();) {
+    size_t end = cmdline.find('\0', start);
+    args.push_back(cmdline.substr(start, end - start));
+    start = end + 1;
+  }
+  auto host = std::find(args.begin(), args.end(), "--host");
+  ASSERT_NE(host, args.end());
+  fs::path socket = *(host + 1);
+  struct stat st {};
+  ASSERT_EQ(::stat(socket.parent_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  auto conn = wire::Socket::ConnectUnix(socket, wire::After(std::chrono::seconds(2)));
+  ASSERT_TRUE(conn.ok());
+  wire::HttpRequest probe{"GET", "/v1/models", {{"Host", "localhost"}}, "", false};
+  ASSERT_TRUE(wire::WriteRequest(*conn, probe).ok());
+  wire::ResponseReader runner_reader(&*conn);
+  auto runner_head = runner_reader.ReadHead();
+  ASSERT_TRUE(runner_head.ok());
+  EXPECT_EQ(runner_head->status, 401);
+}
+
+TEST_F(ServeTest, BeyondLoopbackAKeyIsRequiredOnEveryRoute) {
+  MakeModel("chat");
+  uint16_t refused = Start({"--host", "0.0.0.0"});
+  EXPECT_EQ(refused, 0);
+  EXPECT_NE(ReadFile(err_).find("without an API key"), std::string::npos) << ReadFile(err_);
+  uint16_t port = Start({"--host", "0.0.0.0"}, {{"HANGAR_API_KEY", "k3y-for-tests"}});
+  // The listening line names 0.0.0.0: read the port from it.
+  std::string out = ReadFile(out_);
+  ASSERT_NE(out.find("listening on http://0.0.0.0:"), std::string::npos) << ReadFile(err_);
+  port = static_cast<uint16_t>(std::stoi(out.substr(out.find("0.0.0.0:") + 8)));
+  for (const char* path : {"/", "/api/tags", "/api/version", "/v1/models", "/metrics", "/health"}) {
+    Reply r = Http(port, "GET", path);
+    EXPECT_EQ(r.status, 401) << path;
+    EXPECT_EQ(r.Header("WWW-Authenticate"), "Bearer") << path;
+  }
+  EXPECT_EQ(Http(port, "GET", "/api/tags", "", {{"Authorization", "Bearer wrong"}}).status, 401);
+  Reply ok = Http(port, "GET", "/api/tags", "", {{"Authorization", "Bearer k3y-for-tests"}});
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+}  // namespace
+}  // namespace hangar
