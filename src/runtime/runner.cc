@@ -213,7 +213,9 @@ Result<std::unique_ptr<Runner>> Runner::Start(const RunnerConfig& config,
   std::unique_ptr<Runner> runner(new Runner(config, key, pid));
 
   const auto deadline = started + config.load_timeout;
-  auto pause = std::chrono::milliseconds(2);
+  // Polled often: the time from ready to answered is part of every first
+  // request (a refused connection costs microseconds).
+  const auto pause = std::chrono::milliseconds(2);
   for (;;) {
     auto healthy = Healthy(config.socket);
     if (healthy.ok() && *healthy) break;
@@ -239,7 +241,6 @@ Result<std::unique_ptr<Runner>> Runner::Start(const RunnerConfig& config,
           runner->LogTail(12)));
     }
     std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(20));
   }
   runner->load_duration_ = Clock::now() - started;
   return runner;

@@ -355,10 +355,23 @@ void Server::Handle(const wire::HttpRequest& req, const Peer& peer, Response& re
 }
 
 Result<app::ServePlan> Server::PlanFor(const std::string& model, bool embeddings) {
+  // Planning reads the model's header and runs the fit planner (milliseconds):
+  // done once per model and state snapshot, not once per request.
+  ASSIGN_OR_RETURN(std::shared_ptr<const app::Snapshot> snapshot, app_->core().snapshot());
+  const auto key = std::make_pair(model, embeddings);
+  {
+    std::lock_guard lock(plans_mu_);
+    auto it = plans_.find(key);
+    if (it != plans_.end() && it->second.generation == snapshot->generation) return it->second.plan;
+  }
   app::ServeQuery q;
   q.model = model;
   q.embeddings = embeddings;
-  return app_->serve().Plan(q, options_.settings);
+  ASSIGN_OR_RETURN(app::ServePlan plan, app_->serve().Plan(q, options_.settings));
+  std::lock_guard lock(plans_mu_);
+  if (plans_.size() > 256) plans_.clear();
+  plans_[key] = CachedPlan{snapshot->generation, plan};
+  return plan;
 }
 
 Result<runtime::Scheduler::Lease> Server::AcquireFor(const app::ServePlan& plan,
@@ -366,11 +379,11 @@ Result<runtime::Scheduler::Lease> Server::AcquireFor(const app::ServePlan& plan,
                                                      Response& response) {
   auto lease =
       scheduler_->Acquire(plan.load, keep_alive, response.stopping(), response.client_fd());
+  // `hangar ps` learns of a new runner after this request (RecordUsage), so
+  // the database write does not delay the first token.
   if (lease.ok() && lease->loaded_now()) {
     metrics_->ObserveLoad(std::chrono::duration<double>(lease->load_duration()).count());
-    OnRunnerChange();
   }
-  if (!lease.ok()) OnRunnerChange();
   return lease;
 }
 

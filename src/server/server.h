@@ -112,6 +112,12 @@ class Server {
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Metrics> metrics_;
   std::vector<Route> routes_;
+  struct CachedPlan {
+    uint64_t generation = 0;  // of the snapshot it was planned on
+    app::ServePlan plan;
+  };
+  std::mutex plans_mu_;  // guards plans_
+  std::map<std::pair<std::string, bool>, CachedPlan> plans_;
   std::mutex registered_mu_;                 // guards registered_
   std::map<std::string, pid_t> registered_;  // runners in `hangar ps`, by model
   std::atomic<bool> stopped_{false};
