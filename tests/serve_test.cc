@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "fetch/testing/test_http_server.h"
 #include "process.h"
 #include "runtime/http_wire.h"
 
@@ -542,6 +543,111 @@ TEST_F(ServeTest, BeyondLoopbackAKeyIsRequiredOnEveryRoute) {
   EXPECT_EQ(Http(port, "GET", "/api/tags", "", {{"Authorization", "Bearer wrong"}}).status, 401);
   Reply ok = Http(port, "GET", "/api/tags", "", {{"Authorization", "Bearer k3y-for-tests"}});
   EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+TEST_F(ServeTest, KeepAliveZeroUnloadsAndHangarPsShowsTheRunners) {
+  MakeModel("chat");
+  uint16_t port = Start({"--keep-alive", "-1"});
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  ASSERT_EQ(Http(port, "POST", "/api/chat", Chat("chat", "hi", 2).dump()).status, 200);
+  int runner = RunnerPid(port, "chat");
+  Json ps = Ps(port);
+  EXPECT_EQ(ps["models"][0]["expires_at"], "2318-01-01T00:00:00Z") << ps.dump();
+  // `hangar ps` in another process lists the server's runner.
+  auto cli = testing::RunProcess({HANGAR_BIN, "ps", "--json"}, env_);
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_NE(cli.out.find(fmt::format("\"pid\": {}", runner)), std::string::npos) << cli.out;
+  EXPECT_NE(cli.out.find("\"serve\""), std::string::npos) << cli.out;
+  // keep_alive 0 with an empty prompt unloads it at once (Ollama's meaning).
+  Reply unload = Http(port, "POST", "/api/generate", R"({"model":"chat","keep_alive":0})");
+  ASSERT_EQ(unload.status, 200);
+  EXPECT_EQ(unload.json()["done_reason"], "unload");
+  EXPECT_TRUE(Ps(port)["models"].empty());
+  EXPECT_FALSE(ProcessAlive(runner));
+  // A short keep_alive on a request expires the runner after it.
+  ASSERT_EQ(Http(port, "POST", "/api/chat",
+                 Json{{"model", "chat"},
+                      {"keep_alive", "300ms"},
+                      {"stream", false},
+                      {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                      {"options", {{"num_predict", 1}}}}
+                     .dump())
+                .status,
+            200);
+  runner = RunnerPid(port, "chat");
+  for (int i = 0; i < 100 && !Ps(port)["models"].empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(Ps(port)["models"].empty());
+  EXPECT_NE(Ps(port)["events"].dump().find("expired (keep_alive)"), std::string::npos);
+  // Stopped gracefully (SIGTERM) right after it left the ledger.
+  for (int i = 0; i < 150 && ProcessAlive(runner); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(ProcessAlive(runner));
+}
+
+TEST_F(ServeTest, ARunnerThatNeverBecomesReadyIsKilledAndReported) {
+  MakeModel("chat");
+  // A runner binary that never answers /health.
+  fs::path fake = home_ / "stuck-llama-server";
+  std::ofstream(fake) << "#!/bin/sh\necho $$ > \"$(dirname \"$0\")/stuck.pid\"\nexec sleep 120\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  uint16_t port = Start({"--load-timeout", "1"}, {{"HANGAR_LLAMA_SERVER", fake.string()}});
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  Reply r = Http(port, "POST", "/api/chat", Chat("chat", "hi", 2).dump());
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("was not ready within 1 s and was stopped"), std::string::npos) << r.body;
+  int stuck = std::stoi(ReadFile(home_ / "stuck.pid"));
+  EXPECT_FALSE(ProcessAlive(stuck));
+  EXPECT_NE(Ps(port)["events"].dump().find("load failed"), std::string::npos);
+  EXPECT_NE(ReadFile(err_).find("load failed"), std::string::npos);
+}
+
+TEST_F(ServeTest, SigtermDuringAPullAndTheNextPullResumes) {
+  // A 24 MiB model served at 4 MiB/s: the pull is cut by SIGTERM midway.
+  fs::path file = home_ / "remote.gguf";
+  auto made =
+      testing::RunProcess({HANGAR_MKMODEL_BIN, "--arch", "llama", "--type", "f32", "--layers", "4",
+                           "--embd", "256", "--vocab", "llama-spm", "--out", file.string()},
+                          env_);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  testing::TestHttpServer files;
+  testing::FileOptions slow;
+  slow.bytes_per_second = 4 << 20;
+  files.AddFile("/remote.gguf", ReadFile(file), slow);
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  Stream pull(port, "POST", "/api/pull", Json{{"model", files.Url("/remote.gguf")}}.dump());
+  ASSERT_EQ(pull.status(), 200);
+  uint64_t completed = 0;
+  while (auto line = pull.Line()) {
+    Json j = Json::parse(*line, nullptr, false);
+    if (j.value("completed", uint64_t{0}) > (2u << 20)) {
+      completed = j["completed"];
+      break;
+    }
+  }
+  ASSERT_GT(completed, 0u);
+  auto [code, seconds] = Terminate();
+  EXPECT_EQ(code, 0);
+  EXPECT_LT(seconds, 5.0);
+  std::printf("SIGTERM during the pull at %llu bytes: exited in %.3f s\n",
+              static_cast<unsigned long long>(completed), seconds);
+
+  port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  Stream again(port, "POST", "/api/pull", Json{{"model", files.Url("/remote.gguf")}}.dump());
+  std::vector<Json> lines = again.AllLines();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back()["status"], "success") << lines.back().dump();
+  bool resumed = false;
+  for (const Json& l : lines) {
+    if (l.value("status", "").find("resum") != std::string::npos) resumed = true;
+  }
+  EXPECT_TRUE(resumed) << "no resume reported in: " << Json(lines).dump();
+  Json tags = Http(port, "GET", "/api/tags").json();
+  EXPECT_EQ(tags["models"].size(), 1u) << tags.dump();
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <set>
 #include <system_error>
 
 #include "core/log.h"
@@ -175,7 +176,13 @@ std::string PullOps::StartPull(PullQuery query) {
     q.options.cancelled = [&job] { return job.cancelled(); };
     PullCallbacks callbacks;
     callbacks.status = [&job](const std::string& line) { job.Report(line); };
-    callbacks.progress = [&job](size_t, const DownloadProgress& p) {
+    auto first = std::make_shared<std::set<size_t>>();  // files with an event already
+    callbacks.progress = [&job, first](size_t file, const DownloadProgress& p) {
+      if (first->insert(file).second && p.completed > 0 && p.completed < p.total) {
+        job.Report(fmt::format("resuming {} at {}", p.name, FormatBytes(p.completed)), p.completed,
+                   p.total);
+        return;
+      }
       job.Report("downloading " + p.name, p.completed, p.total);
     };
     Result<PullReport> r = Pull(q, callbacks);

@@ -367,6 +367,7 @@ void Server::OllamaChat(Call& call) {
   if (g.status.ok() && call.res.stopping()->load()) {
     g.status = UnavailableError("the server is stopping");
   }
+  *lease = runtime::Scheduler::Lease();  // the slot is free before the last line goes out
   g.timings.total_us = call.ElapsedNs() / 1000;
   RecordUsage(*plan, is_chat ? runtime::RequestKind::kChat : runtime::RequestKind::kGenerate,
               g.status, g.timings, load_ns / 1000, g.timings.total_us);
@@ -662,6 +663,14 @@ void Server::OllamaPull(Call& call) {
     }
     if (began && call.res.ClientGone()) break;  // the pull goes on as a job
     if (done) break;
+    if (call.res.stopping()->load()) {
+      // Stopped with the server: what was downloaded is kept, and the next
+      // pull of the same model resumes from there.
+      (void)app_->jobs().Cancel(job_id);
+      (void)app_->jobs().Wait(job_id);
+      app_->jobs().Unsubscribe(token);
+      return call.Error(503, "the server is stopping; the pull resumes when it is asked for again");
+    }
   }
   app_->jobs().Unsubscribe(token);
   if (call.res.ClientGone()) return;
