@@ -139,6 +139,10 @@ std::string_view HttpRequest::Query() const {
 
 // ---------------------------------------------------------------- Socket
 
+Socket::Socket(int fd) : fd_(fd) {
+  if (fd_ >= 0) SetNonBlocking(fd_);
+}
+
 Socket::~Socket() { Close(); }
 
 Socket::Socket(Socket&& other) noexcept
@@ -263,9 +267,7 @@ struct RequestReader::State {
   beast::flat_buffer buffer;
 };
 
-RequestReader::RequestReader(Socket* socket) : socket_(socket), state_(std::make_unique<State>()) {
-  if (socket_->is_open()) SetNonBlocking(socket_->fd());
-}
+RequestReader::RequestReader(Socket* socket) : socket_(socket), state_(std::make_unique<State>()) {}
 RequestReader::~RequestReader() = default;
 
 Result<std::optional<HttpRequest>> RequestReader::Read(const Limits& limits,

@@ -58,7 +58,8 @@ struct HttpResponseHead {
 class Socket {
  public:
   Socket() = default;
-  explicit Socket(int fd) : fd_(fd) {}
+  // Takes `fd` (made non-blocking: every wait goes through Wait's poll).
+  explicit Socket(int fd);
   ~Socket();
   Socket(Socket&& other) noexcept;
   Socket& operator=(Socket&& other) noexcept;
