@@ -9,6 +9,7 @@
 //   node load.mjs spawnfirst URL MODEL KEY BINARY ARGS...
 //        -> {ms}   (llama-server started by hand: spawn, poll /health, the same request)
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 
 const [mode, url, model, a, b, key] = process.argv.slice(2);
 const headers = { 'Content-Type': 'application/json' };
@@ -76,11 +77,20 @@ if (mode === 'concurrent') {
   const [binary, ...args] = process.argv.slice(6);
   const t0 = performance.now();
   const child = spawn(binary, args, { stdio: 'ignore' });
+  const { hostname, port } = new URL(url);
+  // A refused connection costs microseconds: check the port first, then
+  // ask /health once it listens.
+  const listening = () => new Promise((resolve) => {
+    const s = net.connect(Number(port), hostname, () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
   for (;;) {
-    try {
-      const r = await fetch(`${url}/health`);
-      if (r.status === 200) break;
-    } catch { /* not listening yet */ }
+    if (await listening()) {
+      try {
+        const r = await fetch(`${url}/health`);
+        if (r.status === 200) break;
+      } catch { /* closed again */ }
+    }
     await new Promise((r) => setTimeout(r, 2));
   }
   await chat({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1, temperature: 0 }, a);

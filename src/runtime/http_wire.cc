@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <climits>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -62,20 +64,25 @@ class Stream {
     if (ec) throw boost::system::system_error(ec);
     return n;
   }
+  // Writes the whole sequence at once (a chunk's size line, data and CRLF
+  // go out in one system call).
   template <class Buffers>
   size_t write_some(const Buffers& buffers, error_code& ec) {
     ec = {};
+    std::vector<std::string_view> pieces;
     size_t total = 0;
     for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
          ++it) {
       net::const_buffer b = *it;
-      Status s = socket_->WriteAll(std::string_view(static_cast<const char*>(b.data()), b.size()));
-      if (!s.ok()) {
-        status_ = s;
-        ec = net::error::operation_aborted;
-        return total;
-      }
+      if (b.size() == 0) continue;
+      pieces.emplace_back(static_cast<const char*>(b.data()), b.size());
       total += b.size();
+    }
+    Status s = socket_->WriteAll(pieces);
+    if (!s.ok()) {
+      status_ = s;
+      ec = net::error::operation_aborted;
+      return 0;
     }
     return total;
   }
@@ -240,6 +247,41 @@ Result<size_t> Socket::ReadSome(std::span<char> out) {
   }
 }
 
+Status Socket::WriteAll(std::span<const std::string_view> pieces) {
+  if (fd_ < 0) return UnavailableError("connection closed");
+  std::vector<iovec> iov;
+  iov.reserve(pieces.size());
+  for (std::string_view p : pieces) {
+    if (!p.empty()) iov.push_back({const_cast<char*>(p.data()), p.size()});
+  }
+  size_t first = 0;
+  while (first < iov.size()) {
+    msghdr msg{};
+    msg.msg_iov = iov.data() + first;
+    msg.msg_iovlen = std::min<size_t>(iov.size() - first, IOV_MAX);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        RETURN_IF_ERROR(Wait(POLLOUT));
+        continue;
+      }
+      if (errno == EPIPE || errno == ECONNRESET) {
+        return UnavailableError("connection closed by the peer");
+      }
+      return UnavailableError(fmt::format("write: {}", std::strerror(errno)));
+    }
+    // Skip what was written, possibly part of a buffer.
+    auto left = static_cast<size_t>(n);
+    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    if (left > 0) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+  return Status::Ok();
+}
+
 Status Socket::WriteAll(std::string_view data) {
   if (fd_ < 0) return UnavailableError("connection closed");
   while (!data.empty()) {
@@ -358,6 +400,20 @@ Status ChunkedWriter::Write(std::string_view piece) {
   net::write(stream, http::make_chunk(net::const_buffer(piece.data(), piece.size())), ec);
   if (ec) return stream.Failure(ec, StatusCode::kUnavailable, "write");
   return Status::Ok();
+}
+
+Status ChunkedWriter::Write(std::span<const std::string_view> pieces) {
+  size_t size = 0;
+  for (std::string_view p : pieces) size += p.size();
+  if (size == 0) return Status::Ok();
+  // The chunk's size line, its pieces and the CRLF in one system call.
+  const std::string head = fmt::format("{:x}\r\n", size);
+  std::vector<std::string_view> all;
+  all.reserve(pieces.size() + 2);
+  all.push_back(head);
+  all.insert(all.end(), pieces.begin(), pieces.end());
+  all.push_back("\r\n");
+  return socket_->WriteAll(all);
 }
 
 Status ChunkedWriter::End() {

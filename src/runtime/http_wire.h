@@ -89,6 +89,9 @@ class Socket {
   // Writes all of `data`. Errors as ReadSome; a peer that has gone is
   // Unavailable ("connection closed by the peer").
   Status WriteAll(std::string_view data);
+  // Writes all of `pieces` with as few system calls as the kernel allows
+  // (sendmsg with one buffer per piece). Errors as WriteAll.
+  Status WriteAll(std::span<const std::string_view> pieces);
   // Without waiting: whether the other end has closed or reset the
   // connection. Bytes it sent and nobody read yet do not count.
   bool PeerClosed() const;
@@ -142,6 +145,8 @@ class ChunkedWriter {
   Status Begin(int status, const HeaderList& headers, bool keep_alive);
   // An empty piece is ignored (a zero-length chunk would end the body).
   Status Write(std::string_view piece);
+  // One chunk holding `pieces` one after the other.
+  Status Write(std::span<const std::string_view> pieces);
   Status End();
   bool begun() const { return begun_; }
   bool ended() const { return ended_; }

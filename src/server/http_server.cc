@@ -87,6 +87,15 @@ bool Response::Write(std::string_view piece) {
   return s.ok();
 }
 
+bool Response::Write(std::span<const std::string_view> pieces) {
+  if (gone_) return false;
+  for (std::string_view p : pieces) bytes_ += p.size();
+  socket_->set_deadline(wire::After(kWriteTimeout));
+  Status s = chunked_.Write(pieces);
+  if (!s.ok()) gone_ = true;
+  return s.ok();
+}
+
 void Response::End() {
   if (gone_ || !chunked_.begun() || chunked_.ended()) return;
   socket_->set_deadline(wire::After(kWriteTimeout));

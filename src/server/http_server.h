@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -42,6 +43,8 @@ class Response {
   // A streamed answer: Begin once, then Write pieces, then End.
   bool Begin(int status, std::string_view content_type, wire::HeaderList headers = {});
   bool Write(std::string_view piece);
+  // One chunk made of `pieces` (no copy into one string).
+  bool Write(std::span<const std::string_view> pieces);
   void End();
 
   bool sent() const { return sent_ || chunked_.begun(); }

@@ -60,7 +60,11 @@ void Server::OpenAiChat(Call& call) {
           began = call.res.Begin(200, kSse);
           if (!began) return false;
         }
-        if (data != "[DONE]") {
+        // Only the events with figures (the last ones) are parsed; the others
+        // pass through as they are.
+        const bool figures = data.find("\"timings\"") != std::string_view::npos ||
+                             data.find("\"usage\"") != std::string_view::npos;
+        if (data != "[DONE]" && figures) {
           Json ev = Json::parse(data, nullptr, false);
           if (!ev.is_discarded()) {
             if (ev.contains("timings")) timings = TimingsFrom(ev);
@@ -70,12 +74,14 @@ void Server::OpenAiChat(Call& call) {
               if (timings.prompt_tokens == 0) timings.prompt_tokens = u.prompt_tokens;
               if (timings.gen_tokens == 0) timings.gen_tokens = u.gen_tokens;
               if (!client_usage) return true;
-            } else if (first_ns == 0) {
-              first_ns = call.ElapsedNs();
             }
           }
         }
-        client_ok = call.res.Write(fmt::format("data: {}\n\n", data));
+        if (first_ns == 0 && data.find("\"content\"") != std::string_view::npos) {
+          first_ns = call.ElapsedNs();
+        }
+        const std::string_view sse[] = {"data: ", data, "\n\n"};
+        client_ok = call.res.Write(sse);
         return client_ok;
       });
   Status outcome;
