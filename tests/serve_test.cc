@@ -587,6 +587,55 @@ TEST_F(ServeTest, KeepAliveZeroUnloadsAndHangarPsShowsTheRunners) {
   EXPECT_FALSE(ProcessAlive(runner));
 }
 
+TEST_F(ServeTest, BadRequestsGetOllamasErrorsAndNumCtxReloads) {
+  MakeModel("chat");
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  // Images for a model without a vision projector.
+  Json with_image = Chat("chat", "what is this?", 2);
+  with_image["messages"][0]["images"] = {"iVBORw0KGgo="};
+  Reply image = Http(port, "POST", "/api/chat", with_image.dump());
+  EXPECT_EQ(image.status, 400) << image.body;
+  EXPECT_NE(image.body.find("does not support images"), std::string::npos) << image.body;
+  // Hostile or malformed names never reach a file: 400 or 404, never 500.
+  const std::vector<std::string> hostile = {
+      "../../../../etc/passwd", std::string("a\0b", 3), std::string(5000, 'x'),
+      "hf://../../x",           "/etc/passwd",          "file:///etc/passwd"};
+  for (const std::string& name : hostile) {
+    Reply r = Http(port, "POST", "/api/chat", Chat(name, "hi", 1).dump());
+    EXPECT_TRUE(r.status == 400 || r.status == 404) << r.status << " " << r.body;
+    EXPECT_TRUE(r.json().contains("error")) << r.body;
+  }
+  EXPECT_EQ(Http(port, "POST", "/api/chat", R"({"messages":[]})").status, 400);
+  EXPECT_EQ(Http(port, "POST", "/api/chat", R"({"model":"chat","keep_alive":"soon"})").status, 400);
+  EXPECT_EQ(Http(port, "POST", "/api/chat", R"({"model":"chat","format":"yaml"})").status, 400);
+  EXPECT_EQ(Http(port, "GET", "/api/chat").status, 405);
+  EXPECT_EQ(Http(port, "GET", "/api/nothing-here").status, 404);
+  // think is passed to the template (accepted by a model without thinking).
+  Json think = Chat("chat", "hi", 2);
+  think["think"] = false;
+  EXPECT_EQ(Http(port, "POST", "/api/chat", think.dump()).status, 200);
+
+  // A request with another num_ctx reloads the model with it (Ollama's rule).
+  Json small = Chat("chat", "hi", 2);
+  small["options"]["num_ctx"] = 512;
+  ASSERT_EQ(Http(port, "POST", "/api/chat", small.dump()).status, 200);
+  Json ps = Ps(port);
+  ASSERT_EQ(ps["models"].size(), 1u);
+  EXPECT_EQ(ps["models"][0]["context_length"], 512) << ps.dump();
+  EXPECT_NE(ps["events"].dump().find("reloaded with a context of 512"), std::string::npos);
+  small["options"]["num_ctx"] = -3;
+  EXPECT_EQ(Http(port, "POST", "/api/chat", small.dump()).status, 400);
+  // The histograms and gauges of /metrics.
+  std::string metrics = Http(port, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("hangar_load_seconds_count 2"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("hangar_time_to_first_token_seconds_bucket{le=\"+Inf\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("hangar_model_memory_bytes{model=\"chat\",device=\"ram\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("hangar_queue_depth 0"), std::string::npos);
+}
+
 TEST_F(ServeTest, ARunnerThatNeverBecomesReadyIsKilledAndReported) {
   MakeModel("chat");
   // A runner binary that never answers /health.

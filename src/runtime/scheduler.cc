@@ -168,7 +168,21 @@ Result<Scheduler::Lease> Scheduler::Acquire(const ModelLoad& load, KeepAlive kee
         RemoveLocked(load.name, "runner died (" + how + "); the next request starts a new one");
         continue;
       }
-      if (!e.loading && e.active < e.load.runner.parallel) {
+      // Loaded with other load-time settings (a request's num_ctx): reloaded
+      // once idle, as Ollama does.
+      if (!e.loading && (e.load.runner.ctx_per_slot != load.runner.ctx_per_slot ||
+                         e.load.runner.parallel != load.runner.parallel)) {
+        if (e.active == 0) {
+          std::vector<uint64_t> memory = e.load.memory;
+          auto runner = RemoveLocked(
+              load.name, fmt::format("reloaded with a context of {} tokens per slot (was {})",
+                                     load.runner.ctx_per_slot, e.load.runner.ctx_per_slot));
+          lock.unlock();
+          StopOutside(std::move(runner), std::move(memory));
+          lock.lock();
+          continue;
+        }
+      } else if (!e.loading && e.active < e.load.runner.parallel) {
         ++e.active;
         e.unload_when_idle = false;
         Lease lease;

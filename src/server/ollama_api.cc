@@ -257,7 +257,16 @@ void Server::OllamaChat(Call& call) {
   }
   const bool is_chat = call.req.Path() == "/api/chat";
   const bool stream = b.value("stream", true);
-  auto plan = PlanFor(call.model, false);
+  uint32_t num_ctx = 0;
+  if (auto o = b.find("options"); o != b.end() && o->is_object()) {
+    if (auto n = o->find("num_ctx"); n != o->end() && !n->is_null()) {
+      if (!n->is_number_integer() || n->get<int64_t>() < 1 || n->get<int64_t>() > (1 << 24)) {
+        return call.Error(400, "options.num_ctx must be a whole number of tokens, 1 to 16777216");
+      }
+      num_ctx = static_cast<uint32_t>(n->get<int64_t>());
+    }
+  }
+  auto plan = PlanFor(call.model, false, num_ctx);
   if (!plan.ok()) return call.Error(plan.status());
   if (plan->embedding_model) {
     return call.Error(

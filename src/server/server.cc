@@ -354,11 +354,11 @@ void Server::Handle(const wire::HttpRequest& req, const Peer& peer, Response& re
   }
 }
 
-Result<app::ServePlan> Server::PlanFor(const std::string& model, bool embeddings) {
+Result<app::ServePlan> Server::PlanFor(const std::string& model, bool embeddings, uint32_t ctx) {
   // Planning reads the model's header and runs the fit planner (milliseconds):
   // done once per model and state snapshot, not once per request.
   ASSIGN_OR_RETURN(std::shared_ptr<const app::Snapshot> snapshot, app_->core().snapshot());
-  const auto key = std::make_pair(model, embeddings);
+  const auto key = std::make_tuple(model, embeddings, ctx);
   {
     std::lock_guard lock(plans_mu_);
     auto it = plans_.find(key);
@@ -367,6 +367,7 @@ Result<app::ServePlan> Server::PlanFor(const std::string& model, bool embeddings
   app::ServeQuery q;
   q.model = model;
   q.embeddings = embeddings;
+  if (ctx > 0) q.ctx = ctx;
   ASSIGN_OR_RETURN(app::ServePlan plan, app_->serve().Plan(q, options_.settings));
   std::lock_guard lock(plans_mu_);
   if (plans_.size() > 256) plans_.clear();

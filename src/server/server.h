@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "app/app.h"
@@ -76,7 +77,8 @@ class Server {
   void Handle(const wire::HttpRequest& request, const Peer& peer, Response& response);
 
   // Shared by the routes.
-  Result<app::ServePlan> PlanFor(const std::string& model, bool embeddings);
+  // `ctx`: a request's context per slot (Ollama's num_ctx); 0: the planner's.
+  Result<app::ServePlan> PlanFor(const std::string& model, bool embeddings, uint32_t ctx = 0);
   Result<runtime::Scheduler::Lease> AcquireFor(const app::ServePlan& plan,
                                                runtime::KeepAlive keep_alive, Response& response);
   void RecordUsage(const app::ServePlan& plan, runtime::RequestKind kind, const Status& outcome,
@@ -117,7 +119,7 @@ class Server {
     app::ServePlan plan;
   };
   std::mutex plans_mu_;  // guards plans_
-  std::map<std::pair<std::string, bool>, CachedPlan> plans_;
+  std::map<std::tuple<std::string, bool, uint32_t>, CachedPlan> plans_;
   std::mutex registered_mu_;                 // guards registered_
   std::map<std::string, pid_t> registered_;  // runners in `hangar ps`, by model
   std::atomic<bool> stopped_{false};
