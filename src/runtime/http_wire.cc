@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <climits>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace hangar::runtime::wire {
@@ -283,24 +283,8 @@ Status Socket::WriteAll(std::span<const std::string_view> pieces) {
 }
 
 Status Socket::WriteAll(std::string_view data) {
-  if (fd_ < 0) return UnavailableError("connection closed");
-  while (!data.empty()) {
-    ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n >= 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-      continue;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      RETURN_IF_ERROR(Wait(POLLOUT));
-      continue;
-    }
-    if (errno == EPIPE || errno == ECONNRESET) {
-      return UnavailableError("connection closed by the peer");
-    }
-    return UnavailableError(fmt::format("write: {}", std::strerror(errno)));
-  }
-  return Status::Ok();
+  const std::string_view one[] = {data};
+  return WriteAll(one);
 }
 
 // ---------------------------------------------------------------- requests

@@ -15,6 +15,18 @@ constexpr std::string_view kSse = "text/event-stream";
 
 }  // namespace
 
+std::optional<app::ServePlan> Server::OpenAiPlan(Call& call, bool embeddings) {
+  auto plan = PlanFor(call.model, embeddings);
+  if (plan.ok()) return std::move(*plan);
+  if (plan.status().code() == StatusCode::kNotFound) {
+    call.OpenAiError(
+        404, fmt::format("The model `{}` does not exist: {}", call.model, plan.status().message()));
+  } else {
+    call.OpenAiError(plan.status());
+  }
+  return std::nullopt;
+}
+
 // /v1/chat/completions and /v1/completions.
 void Server::OpenAiChat(Call& call) {
   if (!call.ParseBody(true)) return;
@@ -22,14 +34,8 @@ void Server::OpenAiChat(Call& call) {
   call.model = body.value("model", "");
   if (call.model.empty()) return call.OpenAiError(400, "you must provide a model parameter");
   const bool chat = call.req.Path() == "/v1/chat/completions";
-  auto plan = PlanFor(call.model, false);
-  if (!plan.ok()) {
-    if (plan.status().code() == StatusCode::kNotFound) {
-      return call.OpenAiError(404, fmt::format("The model `{}` does not exist: {}", call.model,
-                                               plan.status().message()));
-    }
-    return call.OpenAiError(plan.status());
-  }
+  auto plan = OpenAiPlan(call, false);
+  if (!plan) return;
   if (plan->embedding_model) {
     return call.OpenAiError(
         400, fmt::format("{} is an embedding model; use /v1/embeddings", call.model));
@@ -126,14 +132,8 @@ void Server::OpenAiEmbeddings(Call& call) {
   call.model = body.value("model", "");
   if (call.model.empty()) return call.OpenAiError(400, "you must provide a model parameter");
   if (!body.contains("input")) return call.OpenAiError(400, "input is required");
-  auto plan = PlanFor(call.model, true);
-  if (!plan.ok()) {
-    if (plan.status().code() == StatusCode::kNotFound) {
-      return call.OpenAiError(404, fmt::format("The model `{}` does not exist: {}", call.model,
-                                               plan.status().message()));
-    }
-    return call.OpenAiError(plan.status());
-  }
+  auto plan = OpenAiPlan(call, true);
+  if (!plan) return;
   body["model"] = plan->display;
   auto lease = AcquireFor(*plan, std::nullopt, call.res);
   if (!lease.ok()) return call.OpenAiError(lease.status());
@@ -169,7 +169,19 @@ void Server::OpenAiModels(Call& call) {
 }
 
 void Server::OpenAiModel(Call& call) {
-  std::string id(call.req.Path().substr(std::string_view("/v1/models/").size()));
+  // The id as clients encode it in the path ("qwen3%3Alatest").
+  std::string_view raw = call.req.Path().substr(std::string_view("/v1/models/").size());
+  std::string id;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '%' && i + 2 < raw.size() &&
+        std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+      id += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      id += raw[i];
+    }
+  }
   auto installed = app_->store().FindInstalled(id);
   if (!installed.ok()) {
     return call.OpenAiError(404, fmt::format("The model `{}` does not exist", id));

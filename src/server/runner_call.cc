@@ -71,22 +71,4 @@ Result<RunnerReply> CallRunner(runtime::Runner& runner, std::string_view path,
   }
 }
 
-Result<RunnerReply> GetFromRunner(runtime::Runner& runner, std::string_view path) {
-  ASSIGN_OR_RETURN(wire::Socket socket, Open(runner));
-  socket.set_deadline(wire::After(std::chrono::seconds(30)));
-  wire::HttpRequest req;
-  req.method = "GET";
-  req.target = std::string(path);
-  req.headers = runner.AuthHeaders();
-  req.keep_alive = false;
-  RETURN_IF_ERROR(wire::WriteRequest(socket, req));
-  wire::ResponseReader reader(&socket);
-  ASSIGN_OR_RETURN(wire::HttpResponseHead head, reader.ReadHead());
-  RunnerReply reply;
-  reply.status = head.status;
-  reply.content_type = std::string(head.Header("Content-Type"));
-  ASSIGN_OR_RETURN(reply.body, reader.ReadBody(kMaxBody));
-  return reply;
-}
-
 }  // namespace hangar::server

@@ -36,9 +36,6 @@ Result<RunnerReply> CallRunner(runtime::Runner& runner, std::string_view path,
                                const nlohmann::json& body, const Response& client,
                                const std::function<bool(std::string_view)>& on_event);
 
-// A GET to `path` on `runner`, the whole answer.
-Result<RunnerReply> GetFromRunner(runtime::Runner& runner, std::string_view path);
-
 }  // namespace hangar::server
 
 #endif  // HANGAR_SERVER_RUNNER_CALL_H_

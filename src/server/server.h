@@ -97,6 +97,8 @@ class Server {
   void OllamaDelete(Call& call);
   void OllamaVersion(Call& call);
   // OpenAI (openai_api.cc).
+  // The plan for call.model; nullopt after answering with OpenAI's error.
+  std::optional<app::ServePlan> OpenAiPlan(Call& call, bool embeddings);
   void OpenAiChat(Call& call);
   void OpenAiCompletions(Call& call);
   void OpenAiEmbeddings(Call& call);
