@@ -464,6 +464,7 @@ TEST_F(ServeTest, HostileRequestsAreRefused) {
   // Writes switched off.
   EXPECT_EQ(Http(port, "DELETE", "/api/delete", R"({"model":"chat"})").status, 403);
   EXPECT_EQ(Http(port, "POST", "/api/pull", R"({"model":"chat"})").status, 403);
+  EXPECT_EQ(Http(port, "POST", "/api/blobs/sha256:" + std::string(64, '0'), "x").status, 403);
   // A local path is not a model name for a remote caller.
   Reply path =
       Http(port, "POST", "/api/chat", Chat((home_ / "chat.gguf").string(), "hi", 1).dump());
@@ -634,6 +635,50 @@ TEST_F(ServeTest, BadRequestsGetOllamasErrorsAndNumCtxReloads) {
   EXPECT_NE(metrics.find("hangar_model_memory_bytes{model=\"chat\",device=\"ram\"}"),
             std::string::npos);
   EXPECT_NE(metrics.find("hangar_queue_depth 0"), std::string::npos);
+}
+
+TEST_F(ServeTest, BlobsAreStreamedVerifiedAndStoredOnce) {
+  MakeModel("chat");
+  std::string bytes = ReadFile(home_ / "chat.gguf");
+  auto hashed = testing::RunProcess({"/usr/bin/sha256sum", (home_ / "chat.gguf").string()}, env_);
+  ASSERT_EQ(hashed.exit_code, 0);
+  const std::string hex = hashed.out.substr(0, 64);
+  const std::string path = "/api/blobs/sha256:" + hex;
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  EXPECT_EQ(Http(port, "HEAD", path).status, 404);
+  // Bytes of another digest: refused, nothing kept (no blob, no temporary).
+  Reply wrong = Http(port, "POST", "/api/blobs/sha256:" + std::string(64, '0'), bytes,
+                     {{"Content-Type", "application/octet-stream"}});
+  EXPECT_EQ(wrong.status, 400) << wrong.body;
+  EXPECT_NE(wrong.body.find("digest mismatch"), std::string::npos) << wrong.body;
+  fs::path blobs = home_ / "data" / "hangar" / "blobs";
+  EXPECT_TRUE(!fs::exists(blobs) || fs::is_empty(blobs));
+  // The right bytes: created, then present; a second upload is not stored twice.
+  Reply created = Http(port, "POST", path, bytes, {{"Content-Type", "application/octet-stream"}});
+  EXPECT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(Http(port, "HEAD", path).status, 200);
+  EXPECT_EQ(ReadFile(blobs / ("sha256-" + hex)), bytes);
+  EXPECT_EQ(Http(port, "POST", path, bytes).status, 200);
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(blobs)) files += e.is_regular_file();
+  EXPECT_EQ(files, 1u);
+  // Digests are checked strictly before any path is made of them.
+  const std::vector<std::string> bad_digests = {"sha256:../../../../tmp/x",
+                                                "sha256:" + std::string(64, 'A'),
+                                                "sha256-" + hex,
+                                                "sha256:" + hex.substr(0, 63),
+                                                "md5:" + hex,
+                                                "sha256:" + hex + "0",
+                                                "sha256:%2e%2e%2f"};
+  for (const std::string& bad : bad_digests) {
+    Reply r = Http(port, "POST", "/api/blobs/" + bad, "x");
+    EXPECT_EQ(r.status, 400) << bad << " " << r.body;
+    EXPECT_EQ(Http(port, "HEAD", "/api/blobs/" + bad).status, 400) << bad;
+  }
+  files = 0;
+  for (const auto& e : fs::directory_iterator(blobs)) files += e.is_regular_file();
+  EXPECT_EQ(files, 1u);
 }
 
 TEST_F(ServeTest, ARunnerThatNeverBecomesReadyIsKilledAndReported) {

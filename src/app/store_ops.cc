@@ -1,6 +1,12 @@
 #include "app/store_ops.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <system_error>
 
 #include "core/file_util.h"
@@ -316,6 +322,94 @@ Result<PruneResult> StoreOps::Prune(store::PruneOptions options, bool dry_run) {
 Result<nlohmann::json> StoreOps::Export() {
   ASSIGN_OR_RETURN(std::vector<store::InstalledModel> installed, Installed());
   return store::ExportJson(installed);
+}
+
+namespace {
+
+// The hex of a "sha256:<64 lowercase hex>" digest.
+Result<std::string> BlobHex(std::string_view digest) {
+  constexpr std::string_view kPrefix = "sha256:";
+  if (digest.substr(0, kPrefix.size()) != kPrefix) {
+    return InvalidArgumentError(
+        fmt::format("digest \"{}\" is not sha256:<64 lowercase hex digits>", digest.substr(0, 80)));
+  }
+  std::string hex(digest.substr(kPrefix.size()));
+  if (!store::ValidateSha256(hex).ok()) {
+    return InvalidArgumentError(
+        fmt::format("digest \"{}\" is not sha256:<64 lowercase hex digits>", digest.substr(0, 80)));
+  }
+  return hex;
+}
+
+}  // namespace
+
+Result<bool> StoreOps::HasBlob(std::string_view digest) {
+  ASSIGN_OR_RETURN(std::string hex, BlobHex(digest));
+  ASSIGN_OR_RETURN(const Paths* paths, core_->paths());
+  return store::BlobStore(paths->data_dir).Has(hex);
+}
+
+Result<bool> StoreOps::PutBlob(std::string_view digest,
+                               const std::function<Result<std::string>()>& next) {
+  ASSIGN_OR_RETURN(std::string hex, BlobHex(digest));
+  ASSIGN_OR_RETURN(const Paths* paths, core_->paths());
+  const store::BlobStore blobs(paths->data_dir);
+  if (blobs.Has(hex)) {
+    // Read and dropped, so the client gets its answer after its upload.
+    for (;;) {
+      ASSIGN_OR_RETURN(std::string piece, next());
+      if (piece.empty()) return false;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(blobs.root() / "blobs", ec);
+  // A temporary file of this upload's own beside the blobs (same file
+  // system: the rename into place is atomic); removed on any failure.
+  std::string tmpl = (blobs.root() / "blobs" / (".upload-" + hex + "-XXXXXX")).string();
+  int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) {
+    return UnavailableError(fmt::format("cannot create {}: {}", tmpl, std::strerror(errno)));
+  }
+  const std::filesystem::path temp = tmpl;
+  auto fail = [&](Status s) {
+    ::close(fd);
+    std::filesystem::remove(temp, ec);
+    return s;
+  };
+  Sha256 sha;
+  uint64_t size = 0;
+  for (;;) {
+    Result<std::string> piece = next();
+    if (!piece.ok()) return fail(piece.status());
+    if (piece->empty()) break;
+    sha.Update(*piece);
+    size += piece->size();
+    for (size_t off = 0; off < piece->size();) {
+      ssize_t n = ::write(fd, piece->data() + off, piece->size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        return fail(UnavailableError(fmt::format("writing {}: {}", tmpl, std::strerror(errno))));
+      }
+      off += static_cast<size_t>(n);
+    }
+  }
+  const std::string got = sha.FinishHex();
+  if (got != hex) {
+    return fail(InvalidArgumentError(
+        fmt::format("digest mismatch: the {} bytes sent have SHA-256 {}, not {}; nothing was kept",
+                    size, got, hex)));
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    std::filesystem::remove(temp, ec);
+    return UnavailableError(fmt::format("writing {}: {}", tmpl, std::strerror(errno)));
+  }
+  ::chmod(temp.c_str(), 0444);
+  Result<std::filesystem::path> adopted = blobs.Adopt(temp, hex, /*keep_source=*/false);
+  if (!adopted.ok()) {
+    std::filesystem::remove(temp, ec);
+    return adopted.status();
+  }
+  return true;
 }
 
 }  // namespace hangar::app

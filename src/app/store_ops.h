@@ -9,6 +9,7 @@
 #define HANGAR_APP_STORE_OPS_H_
 
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -99,6 +100,17 @@ class StoreOps {
 
   // Partial downloads older than a day, removed.
   Result<std::vector<store::PartialFile>> RemoveStalePartials();
+
+  // Ollama's blob upload: the bytes `next` gives (piece by piece, empty at
+  // the end) stored as a blob of Hangar's store once their SHA-256 equals
+  // `digest`. Returns true when the blob was created, false when it existed
+  // (the body is then read and dropped). InvalidArgument for a digest that is not
+  // "sha256:" and 64 lowercase hex digits, or bytes of another digest
+  // (nothing is kept); errors of `next` (nothing is kept); Unavailable for
+  // I/O errors.
+  Result<bool> PutBlob(std::string_view digest, const std::function<Result<std::string>()>& next);
+  // Whether the blob `digest` is in the store. InvalidArgument as PutBlob.
+  Result<bool> HasBlob(std::string_view digest);
 
  private:
   // A catalog id for an installed model that no catalog entry or other

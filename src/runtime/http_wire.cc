@@ -291,18 +291,24 @@ Status Socket::WriteAll(std::string_view data) {
 
 struct RequestReader::State {
   beast::flat_buffer buffer;
+  std::optional<http::request_parser<http::buffer_body>> parser;
+  uint64_t body_limit = 0;
+  uint64_t body_read = 0;
 };
 
 RequestReader::RequestReader(Socket* socket) : socket_(socket), state_(std::make_unique<State>()) {}
 RequestReader::~RequestReader() = default;
 
-Result<std::optional<HttpRequest>> RequestReader::Read(const Limits& limits,
-                                                       Deadline header_deadline,
-                                                       Deadline body_deadline) {
+bool RequestReader::body_done() const { return !state_->parser || state_->parser->is_done(); }
+
+Result<std::optional<HttpRequest>> RequestReader::ReadHead(const Limits& limits,
+                                                           Deadline header_deadline) {
   Stream stream(socket_);
-  http::request_parser<http::string_body> parser;
+  auto& parser = state_->parser.emplace();
   parser.header_limit(static_cast<std::uint32_t>(limits.header_bytes));
-  parser.body_limit(limits.body_bytes);
+  parser.body_limit(boost::none);  // counted by ReadBodyPiece
+  state_->body_limit = limits.body_bytes;
+  state_->body_read = 0;
   error_code ec;
   socket_->set_deadline(header_deadline);
   http::read_header(stream, state_->buffer, parser, ec);
@@ -311,36 +317,65 @@ Result<std::optional<HttpRequest>> RequestReader::Read(const Limits& limits,
     return ResourceExhaustedError(
         fmt::format("request header larger than {} bytes", limits.header_bytes));
   }
-  if (ec == http::error::body_limit) {
+  if (ec) return stream.Failure(ec, StatusCode::kInvalidArgument, "malformed request");
+  auto& msg = parser.get();
+  if (auto length = parser.content_length(); length && *length > limits.body_bytes) {
     return ResourceExhaustedError(
         fmt::format("request body larger than {} bytes", limits.body_bytes));
   }
-  if (ec) return stream.Failure(ec, StatusCode::kInvalidArgument, "malformed request");
-
-  if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+  if (beast::iequals(msg[http::field::expect], "100-continue")) {
     http::response<http::empty_body> cont{http::status::continue_, 11};
     http::write(stream, cont, ec);
     if (ec) return stream.Failure(ec, StatusCode::kUnavailable, "write");
   }
-  socket_->set_deadline(body_deadline);
-  if (!parser.is_done()) http::read(stream, state_->buffer, parser, ec);
-  if (ec == http::error::body_limit) {
-    return ResourceExhaustedError(
-        fmt::format("request body larger than {} bytes", limits.body_bytes));
-  }
-  if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
-    return UnavailableError("the client closed the connection before the whole body");
-  }
-  if (ec) return stream.Failure(ec, StatusCode::kInvalidArgument, "malformed request");
-
-  auto& msg = parser.get();
   HttpRequest req;
   req.method = std::string(msg.method_string());
   req.target = std::string(msg.target());
   req.headers = CopyHeaders(msg);
-  req.body = std::move(msg.body());
   req.keep_alive = msg.keep_alive();
   return std::optional<HttpRequest>(std::move(req));
+}
+
+Result<std::string> RequestReader::ReadBodyPiece(Deadline deadline) {
+  if (!state_->parser) return std::string();
+  auto& parser = *state_->parser;
+  Stream stream(socket_);
+  socket_->set_deadline(deadline);
+  char buf[65536];
+  while (!parser.is_done()) {
+    auto& body = parser.get().body();
+    body.data = buf;
+    body.size = sizeof buf;
+    error_code ec;
+    http::read_some(stream, state_->buffer, parser, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
+      return UnavailableError("the client closed the connection before the whole body");
+    }
+    if (ec) return stream.Failure(ec, StatusCode::kInvalidArgument, "malformed request body");
+    size_t n = sizeof buf - parser.get().body().size;
+    if (n == 0) continue;
+    state_->body_read += n;
+    if (state_->body_read > state_->body_limit) {
+      return ResourceExhaustedError(
+          fmt::format("request body larger than {} bytes", state_->body_limit));
+    }
+    return std::string(buf, n);
+  }
+  return std::string();
+}
+
+Result<std::optional<HttpRequest>> RequestReader::Read(const Limits& limits,
+                                                       Deadline header_deadline,
+                                                       Deadline body_deadline) {
+  ASSIGN_OR_RETURN(std::optional<HttpRequest> req, ReadHead(limits, header_deadline));
+  if (!req) return req;
+  for (;;) {
+    ASSIGN_OR_RETURN(std::string piece, ReadBodyPiece(body_deadline));
+    if (piece.empty()) break;
+    req->body += piece;
+  }
+  return req;
 }
 
 Status WriteResponse(Socket& socket, int status, const HeaderList& headers, std::string_view body,

@@ -127,6 +127,16 @@ class RequestReader {
   Result<std::optional<HttpRequest>> Read(const Limits& limits, Deadline header_deadline,
                                           Deadline body_deadline);
 
+  // The same in two steps, for a body read as it comes (an upload): the
+  // request without its body (errors as Read; limits.body_bytes applies to
+  // what ReadBodyPiece returns), then the body piece by piece.
+  Result<std::optional<HttpRequest>> ReadHead(const Limits& limits, Deadline header_deadline);
+  // The next piece of the body; empty once it is complete. Unavailable for
+  // a body cut short or a deadline passed, ResourceExhausted beyond the limit.
+  Result<std::string> ReadBodyPiece(Deadline deadline);
+  // Whether the current request's body has been read to its end.
+  bool body_done() const;
+
  private:
   struct State;
   Socket* socket_;

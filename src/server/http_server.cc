@@ -54,6 +54,11 @@ wire::HeaderList Response::WithExtra(wire::HeaderList headers,
   return headers;
 }
 
+Result<std::string> Response::ReadBodyPiece() {
+  if (body_ == nullptr) return FailedPreconditionError("the request's body was read already");
+  return body_->ReadBodyPiece(wire::After(std::chrono::seconds(60)));
+}
+
 bool Response::Send(int status, std::string_view content_type, std::string_view body,
                     wire::HeaderList headers) {
   if (sent()) return false;
@@ -192,12 +197,40 @@ void HttpServer::Serve(int fd, Peer peer) {
   {
     wire::Socket socket(fd);
     wire::RequestReader reader(&socket);
-    wire::RequestReader::Limits limits{options_.max_header_bytes, options_.max_body_bytes};
+    // Uploads may be larger than other bodies: the reader's limit is the
+    // larger one, the smaller is checked here for the others.
+    wire::RequestReader::Limits limits{
+        options_.max_header_bytes,
+        options_.streams_body ? std::max(options_.max_body_bytes, options_.max_streamed_body_bytes)
+                              : options_.max_body_bytes};
+    const Status too_large = ResourceExhaustedError(
+        fmt::format("request body larger than {} bytes", options_.max_body_bytes));
     bool first = true;
     while (!stopping_.load()) {
       socket.Watch(-1, &stopping_);
       auto header_deadline = wire::After(first ? options_.header_timeout : options_.idle_timeout);
-      auto got = reader.Read(limits, header_deadline, wire::After(options_.body_timeout));
+      auto got = reader.ReadHead(limits, header_deadline);
+      bool streamed = false;
+      if (got.ok() && *got && options_.streams_body && options_.streams_body(**got)) {
+        streamed = true;
+      } else if (got.ok() && *got) {
+        const auto body_deadline = wire::After(options_.body_timeout);
+        std::string_view length = (**got).Header("Content-Length");
+        if (!length.empty() && length.size() < 20 &&
+            std::strtoull(std::string(length).c_str(), nullptr, 10) > options_.max_body_bytes) {
+          got = too_large;
+        }
+        while (got.ok()) {
+          auto piece = reader.ReadBodyPiece(body_deadline);
+          if (!piece.ok()) {
+            got = piece.status();
+            break;
+          }
+          if (piece->empty()) break;
+          (**got).body += *piece;
+          if ((**got).body.size() > options_.max_body_bytes) got = too_large;
+        }
+      }
       socket.Watch(-1, nullptr);
       first = false;
       if (!got.ok()) {
@@ -219,13 +252,15 @@ void HttpServer::Serve(int fd, Peer peer) {
       }
       if (!*got) break;  // closed between requests
       const wire::HttpRequest& request = **got;
-      Response response(&socket, &request, &stopping_);
+      Response response(&socket, &request, &stopping_, streamed ? &reader : nullptr);
       handler_(request, peer, response);
       if (!response.sent()) {
         response.Send(500, "application/json", ErrorJson("the handler sent no answer"));
       }
       response.End();
-      if (!response.keep_alive() || response.ClientGone()) break;
+      // A streamed body the handler did not read to its end: the next
+      // request cannot be found in what follows.
+      if (!response.keep_alive() || response.ClientGone() || !reader.body_done()) break;
     }
     std::lock_guard lock(mu_);
     std::erase(fds_, fd);

@@ -30,8 +30,13 @@ namespace wire = runtime::wire;
 class Response {
  public:
   Response(wire::Socket* socket, const wire::HttpRequest* request,
-           const std::atomic<bool>* stopping)
-      : socket_(socket), request_(request), stopping_(stopping), chunked_(socket) {}
+           const std::atomic<bool>* stopping, wire::RequestReader* body = nullptr)
+      : socket_(socket), request_(request), stopping_(stopping), chunked_(socket), body_(body) {}
+
+  // For a request whose body streams (HttpServerOptions::streams_body): the
+  // next piece of it, empty at its end. Errors of RequestReader::ReadBodyPiece;
+  // FailedPrecondition for a request whose body was read whole.
+  Result<std::string> ReadBodyPiece();
 
   // Headers added to every answer (CORS, security headers).
   void AddHeader(std::string name, std::string value) {
@@ -68,6 +73,7 @@ class Response {
   const std::atomic<bool>* stopping_;
   wire::ChunkedWriter chunked_;
   wire::HeaderList extra_;
+  wire::RequestReader* body_;
   bool sent_ = false;
   bool gone_ = false;
   bool keep_alive_ = true;
@@ -92,6 +98,10 @@ struct HttpServerOptions {
   std::chrono::milliseconds body_timeout{60000};
   std::chrono::milliseconds idle_timeout{30000};
   int max_connections = 512;
+  // Requests whose body the handler reads as it comes (uploads), up to
+  // max_streamed_body_bytes; others are read whole, up to max_body_bytes.
+  std::function<bool(const wire::HttpRequest& head)> streams_body;
+  uint64_t max_streamed_body_bytes = 1ull << 42;
 };
 
 class HttpServer {

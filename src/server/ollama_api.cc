@@ -709,4 +709,17 @@ void Server::OllamaDelete(Call& call) {
   call.res.Send(200, "", "");
 }
 
+void Server::OllamaBlob(Call& call) {
+  const std::string digest(call.req.Path().substr(std::string_view("/api/blobs/").size()));
+  if (call.req.method == "HEAD") {
+    auto has = app_->store().HasBlob(digest);
+    if (!has.ok()) return call.Error(has.status());
+    call.res.Send(*has ? 200 : 404, "", "");
+    return;
+  }
+  auto created = app_->store().PutBlob(digest, [&] { return call.res.ReadBodyPiece(); });
+  if (!created.ok()) return call.Error(created.status());
+  call.res.Send(*created ? 201 : 200, "", "");
+}
+
 }  // namespace hangar::server

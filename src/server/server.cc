@@ -256,6 +256,8 @@ Server::Server(app::App* app, ServeOptions options)
       {"GET", "/api/ps", false, &Server::OllamaPs},
       {"POST", "/api/pull", true, &Server::OllamaPull},
       {"DELETE", "/api/delete", true, &Server::OllamaDelete},
+      {"HEAD", "/api/blobs/", false, &Server::OllamaBlob},
+      {"POST", "/api/blobs/", true, &Server::OllamaBlob},
       {"POST", "/v1/chat/completions", false, &Server::OpenAiChat},
       {"POST", "/v1/completions", false, &Server::OpenAiCompletions},
       {"POST", "/v1/embeddings", false, &Server::OpenAiEmbeddings},
@@ -290,6 +292,11 @@ Status Server::Start() {
   HttpServerOptions http = options_.http;
   http.host = options_.host;
   http.port = options_.port;
+  // Blob uploads stream to disk (GGUF files are larger than any body kept
+  // in memory).
+  http.streams_body = [](const wire::HttpRequest& head) {
+    return head.method == "POST" && head.Path().rfind("/api/blobs/", 0) == 0;
+  };
   http_ = std::make_unique<HttpServer>(http, [this](const wire::HttpRequest& req, const Peer& peer,
                                                     Response& res) { Handle(req, peer, res); });
   Status s = http_->Start();

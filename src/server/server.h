@@ -95,6 +95,7 @@ class Server {
   void OllamaPs(Call& call);
   void OllamaPull(Call& call);
   void OllamaDelete(Call& call);
+  void OllamaBlob(Call& call);
   void OllamaVersion(Call& call);
   // OpenAI (openai_api.cc).
   // The plan for call.model; nullopt after answering with OpenAI's error.
