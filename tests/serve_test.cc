@@ -679,6 +679,40 @@ TEST_F(ServeTest, BlobsAreStreamedVerifiedAndStoredOnce) {
   files = 0;
   for (const auto& e : fs::directory_iterator(blobs)) files += e.is_regular_file();
   EXPECT_EQ(files, 1u);
+
+  // A model made of the blob, another name for it, and their removal: no
+  // byte copied, none removed.
+  Reply missing = Http(
+      port, "POST", "/api/create",
+      Json{{"model", "made"}, {"files", {{"m.gguf", "sha256:" + std::string(64, 'e')}}}}.dump());
+  EXPECT_EQ(missing.status, 404) << missing.body;
+  Reply made = Http(
+      port, "POST", "/api/create",
+      Json{{"model", "made"}, {"stream", false}, {"files", {{"m.gguf", "sha256:" + hex}}}}.dump());
+  ASSERT_EQ(made.status, 200) << made.body;
+  EXPECT_EQ(made.json()["status"], "success");
+  EXPECT_EQ(Http(port, "POST", "/api/create",
+                 Json{{"model", "other"}, {"from", "made"}, {"system", "x"}}.dump())
+                .status,
+            400);
+  EXPECT_EQ(
+      Http(port, "POST", "/api/create", Json{{"model", "../x"}, {"from", "made"}}.dump()).status,
+      400);
+  EXPECT_EQ(Http(port, "POST", "/api/copy", R"({"source":"made","destination":"made-too"})").status,
+            200);
+  EXPECT_EQ(Http(port, "POST", "/api/copy", R"({"source":"made","destination":"chat"})").status,
+            409);
+  EXPECT_EQ(Http(port, "POST", "/api/copy", R"({"source":"nothing","destination":"x"})").status,
+            404);
+  EXPECT_EQ(Http(port, "POST", "/api/chat", Chat("made-too", "hi", 2).dump()).status, 200);
+  std::string tags = Http(port, "GET", "/api/tags").body;
+  EXPECT_NE(tags.find("\"made-too\""), std::string::npos) << tags;
+  EXPECT_EQ(Http(port, "DELETE", "/api/delete", R"({"model":"made-too"})").status, 200);
+  EXPECT_EQ(Http(port, "DELETE", "/api/delete", R"({"model":"made"})").status, 200);
+  tags = Http(port, "GET", "/api/tags").body;
+  EXPECT_EQ(tags.find("\"made"), std::string::npos) << tags;
+  EXPECT_EQ(ReadFile(blobs / ("sha256-" + hex)), bytes);
+  EXPECT_EQ(Http(port, "POST", "/api/chat", Chat("chat", "hi", 2).dump()).status, 200);
 }
 
 TEST_F(ServeTest, ARunnerThatNeverBecomesReadyIsKilledAndReported) {

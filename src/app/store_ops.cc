@@ -9,6 +9,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "config/config_writer.h"
 #include "core/file_util.h"
 #include "core/log.h"
 #include "core/sha256.h"
@@ -409,6 +410,56 @@ Result<bool> StoreOps::PutBlob(std::string_view digest,
     std::filesystem::remove(temp, ec);
     return adopted.status();
   }
+  return true;
+}
+
+namespace {
+
+// A preset named `name` with `weights`, written under the config lock.
+Status AddName(Core* core, std::string_view name, const fs::path& weights,
+               std::string_view description) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core->snapshot());
+  if (Resolve(*s, name, ResolveOptions{.allow_paths = false}).ok()) {
+    return AlreadyExistsError(fmt::format("a model named \"{}\" exists already", name));
+  }
+  ASSIGN_OR_RETURN(const Paths* p, core->paths());
+  auto lock = core->LockConfigWrites();
+  auto written = AddModelPreset(p->config_file, name, weights, description);
+  RETURN_IF_ERROR(core->Refresh().status());
+  return written.status();
+}
+
+}  // namespace
+
+Status StoreOps::Copy(std::string_view source, std::string_view destination) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
+  Result<Resolution> r = Resolve(*s, source, ResolveOptions{.allow_paths = false});
+  if (!r.ok() || r->kind != TargetKind::kInstalled || r->file.empty()) {
+    return NotFoundError(fmt::format("model \"{}\" is not installed", source));
+  }
+  return AddName(core_, destination, r->file, fmt::format("a copy of {}", source));
+}
+
+Status StoreOps::CreateFromBlob(std::string_view name, std::string_view digest) {
+  ASSIGN_OR_RETURN(std::string hex, BlobHex(digest));
+  ASSIGN_OR_RETURN(const Paths* p, core_->paths());
+  const store::BlobStore blobs(p->data_dir);
+  if (!blobs.Has(hex)) {
+    return NotFoundError(
+        fmt::format("blob {} was not uploaded; POST it to /api/blobs/{} first", digest, digest));
+  }
+  return AddName(core_, name, blobs.BlobPath(hex), fmt::format("created from {}", digest));
+}
+
+Result<bool> StoreOps::RemoveName(std::string_view name) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
+  const ModelPreset* preset = s->config.FindPreset(name);
+  if (preset == nullptr || !preset->weights) return false;
+  ASSIGN_OR_RETURN(const Paths* p, core_->paths());
+  auto lock = core_->LockConfigWrites();
+  auto written = RemoveModelPreset(p->config_file, name);
+  RETURN_IF_ERROR(core_->Refresh().status());
+  RETURN_IF_ERROR(written.status());
   return true;
 }
 

@@ -112,6 +112,20 @@ class StoreOps {
   // Whether the blob `digest` is in the store. InvalidArgument as PutBlob.
   Result<bool> HasBlob(std::string_view digest);
 
+  // Another name for an installed model (Ollama's copy): a model preset in
+  // config.toml whose weights are the source's file; no byte is copied.
+  // NotFound for a source that is not installed (paths are not names here);
+  // AlreadyExists when `destination` names a model already; InvalidArgument
+  // for a name outside A-Z a-z 0-9 . _ - (1 to 128).
+  Status Copy(std::string_view source, std::string_view destination);
+  // A model named `name` made of the uploaded blob `digest` (Ollama's create
+  // from files), as a preset. NotFound when the blob was not uploaded;
+  // others as Copy.
+  Status CreateFromBlob(std::string_view name, std::string_view digest);
+  // Removes the name Copy or CreateFromBlob made (never the bytes, which
+  // other names may use). False when `name` is no such preset.
+  Result<bool> RemoveName(std::string_view name);
+
  private:
   // A catalog id for an installed model that no catalog entry or other
   // installed model has (InstalledSlug, then -2, -3, ...).

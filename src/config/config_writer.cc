@@ -16,6 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kProfiles = "performance_profiles";
+constexpr std::string_view kPresets = "model_presets";
 
 // The file being changed: its tree and what it loaded as.
 struct Document {
@@ -207,6 +208,35 @@ Result<Config> ClearDefaultModel(const fs::path& config_file) {
   ASSIGN_OR_RETURN(Document doc, Open(config_file));
   if (!doc.root.contains("default_model")) return doc.config;
   doc.root.erase("default_model");
+  return Save(doc);
+}
+
+Result<Config> AddModelPreset(const fs::path& config_file, std::string_view name,
+                              const fs::path& weights, std::string_view description) {
+  std::string problem = CheckPresetName(name);
+  if (!problem.empty()) return InvalidArgumentError("cannot name a model so: " + problem);
+  ASSIGN_OR_RETURN(Document doc, Open(config_file));
+  if (doc.config.FindPreset(name) != nullptr) {
+    return AlreadyExistsError(
+        fmt::format("a model preset \"{}\" exists already in {}", name, doc.file));
+  }
+  if (!doc.root.contains(kPresets)) doc.root.insert(kPresets, toml::table{});
+  toml::table* presets = doc.root.get(kPresets)->as_table();
+  toml::table entry;
+  entry.insert("weights", weights.string());
+  if (!description.empty()) entry.insert("description", std::string(description));
+  presets->insert(name, std::move(entry));
+  return Save(doc);
+}
+
+Result<Config> RemoveModelPreset(const fs::path& config_file, std::string_view name) {
+  ASSIGN_OR_RETURN(Document doc, Open(config_file));
+  toml::table* presets = doc.root.contains(kPresets) ? doc.root.get(kPresets)->as_table() : nullptr;
+  if (presets == nullptr || !presets->contains(name)) {
+    return NotFoundError(fmt::format("no model preset \"{}\" in {}", name, doc.file));
+  }
+  presets->erase(name);
+  if (presets->empty()) doc.root.erase(kPresets);
   return Save(doc);
 }
 

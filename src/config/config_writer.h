@@ -54,6 +54,14 @@ Result<Config> SetDefaultModel(const std::filesystem::path& config_file, std::st
 // Removes `default_model`; the file is not written when it has none.
 Result<Config> ClearDefaultModel(const std::filesystem::path& config_file);
 
+// Adds [model_presets.NAME] with `weights` (a GGUF file) and `description`:
+// another name for a model on disk, no copy. AlreadyExists when a preset
+// has that name; InvalidArgument for a bad name or a file that does not load.
+Result<Config> AddModelPreset(const std::filesystem::path& config_file, std::string_view name,
+                              const std::filesystem::path& weights, std::string_view description);
+// Removes [model_presets.NAME]. NotFound when there is none.
+Result<Config> RemoveModelPreset(const std::filesystem::path& config_file, std::string_view name);
+
 }  // namespace hangar
 
 #endif  // HANGAR_CONFIG_CONFIG_WRITER_H_

@@ -165,6 +165,26 @@ TEST_F(ConfigWriterTest, DeleteBuiltinAndOverride) {
   EXPECT_THAT(DeleteProfile(path_, "fast"), StatusIs(StatusCode::kFailedPrecondition));
 }
 
+TEST_F(ConfigWriterTest, ModelPresetsAddedAndRemovedKeepEverythingElse) {
+  auto added = AddModelPreset(path_, "made", dir_ / "blob.gguf", "created from a blob");
+  ASSERT_OK(added);
+  ASSERT_NE(added->FindPreset("made"), nullptr);
+  EXPECT_EQ(*added->FindPreset("made")->weights, (dir_ / "blob.gguf").string());
+  EXPECT_TRUE(Tree().contains("performance_profiles"));
+  EXPECT_THAT(AddModelPreset(path_, "made", dir_ / "x.gguf", ""),
+              StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_THAT(AddModelPreset(path_, "../evil", dir_ / "x.gguf", ""),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(AddModelPreset(path_, "name:tag", dir_ / "x.gguf", ""),
+              StatusIs(StatusCode::kInvalidArgument));
+  auto removed = RemoveModelPreset(path_, "made");
+  ASSERT_OK(removed);
+  EXPECT_EQ(removed->FindPreset("made"), nullptr);
+  EXPECT_THAT(RemoveModelPreset(path_, "made"), StatusIs(StatusCode::kNotFound));
+  EXPECT_TRUE(Tree().contains("server"));
+  ExpectNoStrayFiles();
+}
+
 TEST_F(ConfigWriterTest, DeletingTheLastProfileRemovesTheTable) {
   ASSERT_OK(DeleteProfile(path_, "fast"));
   ASSERT_OK(DeleteProfile(path_, "mine"));

@@ -531,6 +531,23 @@ void Server::OllamaTags(Call& call) {
                       {"digest", m.digest},
                       {"details", DetailsOf(m)}});
   }
+  // Names made by copy and create (presets with a weights file).
+  if (auto s = app_->core().snapshot(); s.ok()) {
+    for (const ModelPreset& p : (*s)->config.presets()) {
+      if (!p.weights) continue;
+      std::error_code ec;
+      const std::filesystem::path file = *p.weights;
+      if (!std::filesystem::is_regular_file(file, ec)) continue;
+      std::string name = file.filename().string();
+      models.push_back({{"name", p.name},
+                        {"model", p.name},
+                        {"modified_at", Rfc3339(std::chrono::file_clock::to_sys(
+                                            std::filesystem::last_write_time(file, ec)))},
+                        {"size", std::filesystem::file_size(file, ec)},
+                        {"digest", name.rfind("sha256-", 0) == 0 ? name.substr(7) : ""},
+                        {"details", {{"format", "gguf"}}}});
+    }
+  }
   call.Send(200, Json{{"models", models}});
 }
 
@@ -697,6 +714,16 @@ void Server::OllamaDelete(Call& call) {
   if (!call.ParseBody()) return;
   call.model = call.body.value("model", call.body.value("name", ""));
   if (call.model.empty()) return call.Error(400, "model is required");
+  // A name made by copy or create goes alone; the bytes stay for the others.
+  auto removed_name = app_->store().RemoveName(call.model);
+  if (!removed_name.ok()) return call.Error(removed_name.status());
+  if (*removed_name) {
+    (void)scheduler_->Unload(call.model);
+    (void)scheduler_->Unload(call.model + " (embeddings)");
+    OnRunnerChange();
+    call.res.Send(200, "", "");
+    return;
+  }
   auto installed = app_->store().FindInstalled(call.model);
   if (!installed.ok()) {
     return call.Error(404, fmt::format("model '{}' not found", call.model));
@@ -720,6 +747,53 @@ void Server::OllamaBlob(Call& call) {
   auto created = app_->store().PutBlob(digest, [&] { return call.res.ReadBodyPiece(); });
   if (!created.ok()) return call.Error(created.status());
   call.res.Send(*created ? 201 : 200, "", "");
+}
+
+void Server::OllamaCopy(Call& call) {
+  if (!call.ParseBody()) return;
+  const std::string source = call.body.value("source", "");
+  const std::string destination = call.body.value("destination", "");
+  if (source.empty() || destination.empty()) {
+    return call.Error(400, "source and destination are required");
+  }
+  call.model = source;
+  Status s = app_->store().Copy(source, destination);
+  if (!s.ok()) return call.Error(s);
+  call.res.Send(200, "", "");
+}
+
+void Server::OllamaCreate(Call& call) {
+  if (!call.ParseBody()) return;
+  const Json& b = call.body;
+  call.model = b.value("model", b.value("name", ""));
+  if (call.model.empty()) return call.Error(400, "model is required");
+  for (const char* field : {"template", "system", "parameters", "messages", "adapters", "quantize",
+                            "quantization", "license", "modelfile"}) {
+    if (b.contains(field) && !b[field].is_null()) {
+      return call.Error(400, fmt::format("create with \"{}\" is not supported by Hangar yet; "
+                                         "create from \"from\" or \"files\" alone",
+                                         field));
+    }
+  }
+  Status s;
+  if (auto files = b.find("files"); files != b.end() && files->is_object() && !files->empty()) {
+    if (files->size() != 1 || !files->begin().value().is_string()) {
+      return call.Error(400, "files must name one GGUF file: {\"name.gguf\": \"sha256:...\"}");
+    }
+    s = app_->store().CreateFromBlob(call.model, files->begin().value().get<std::string>());
+  } else if (auto from = b.find("from"); from != b.end() && from->is_string()) {
+    s = app_->store().Copy(from->get<std::string>(), call.model);
+  } else {
+    return call.Error(400, "give \"from\" (a model) or \"files\" (an uploaded blob)");
+  }
+  if (!s.ok()) return call.Error(s);
+  const Json success = {{"status", "success"}};
+  if (b.value("stream", true) && call.res.Begin(200, kNdjson)) {
+    call.res.Write(Json{{"status", "using existing layer"}}.dump() + "\n");
+    call.res.Write(success.dump() + "\n");
+    return;
+  }
+  call.Send(200, success);
 }
 
 }  // namespace hangar::server

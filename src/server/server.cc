@@ -256,6 +256,8 @@ Server::Server(app::App* app, ServeOptions options)
       {"GET", "/api/ps", false, &Server::OllamaPs},
       {"POST", "/api/pull", true, &Server::OllamaPull},
       {"DELETE", "/api/delete", true, &Server::OllamaDelete},
+      {"POST", "/api/copy", true, &Server::OllamaCopy},
+      {"POST", "/api/create", true, &Server::OllamaCreate},
       {"HEAD", "/api/blobs/", false, &Server::OllamaBlob},
       {"POST", "/api/blobs/", true, &Server::OllamaBlob},
       {"POST", "/v1/chat/completions", false, &Server::OpenAiChat},

@@ -96,6 +96,8 @@ class Server {
   void OllamaPull(Call& call);
   void OllamaDelete(Call& call);
   void OllamaBlob(Call& call);
+  void OllamaCopy(Call& call);
+  void OllamaCreate(Call& call);
   void OllamaVersion(Call& call);
   // OpenAI (openai_api.cc).
   // The plan for call.model; nullopt after answering with OpenAI's error.

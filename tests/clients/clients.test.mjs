@@ -96,6 +96,16 @@ test('ollama: pull with progress, then delete', async () => {
   assert.ok(!(await ollama.list()).models.some((m) => m.name === pulled.name));
 });
 
+test('ollama: copy and delete a name', async () => {
+  await ollama.copy({ source: model, destination: 'chat-copy' });
+  assert.ok((await ollama.list()).models.some((m) => m.name === 'chat-copy'));
+  const res = await ollama.generate({ model: 'chat-copy', prompt: 'Hi', options: { num_predict: 2 } });
+  assert.equal(res.done, true);
+  await ollama.delete({ model: 'chat-copy' });
+  const names = (await ollama.list()).models.map((m) => m.name);
+  assert.ok(!names.includes('chat-copy') && names.includes(model), names.join(', '));
+});
+
 test('ollama: typed errors for an unknown model', async () => {
   await assert.rejects(ollama.chat({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }),
                        (e) => e.name === 'ResponseError' && e.status_code === 404 && /no-such-model/.test(e.error));
