@@ -135,6 +135,14 @@ Reply Http(uint16_t port, std::string method, std::string target, std::string bo
   return r;
 }
 
+// The first line of a streamed answer, which must not be an error.
+#define ASSERT_FIRST_LINE_OK(stream)                                            \
+  do {                                                                          \
+    auto first_line = (stream).Line();                                          \
+    ASSERT_TRUE(first_line) << "no line; status " << (stream).status();         \
+    ASSERT_EQ(first_line->find("\"error\""), std::string::npos) << *first_line; \
+  } while (0)
+
 Json Chat(std::string model, std::string content, int num_predict, bool stream = false) {
   return {{"model", model},
           {"stream", stream},
@@ -288,7 +296,7 @@ TEST_F(ServeTest, AnIdleModelIsEvictedForAnotherAndABusyOneNever) {
   // "second" busy with a long stream: "first" waits rather than evict it.
   Stream busy(port, "POST", "/api/chat", Chat("second", "tell a long story", 400, true).dump());
   ASSERT_EQ(busy.status(), 200);
-  ASSERT_TRUE(busy.Line());
+  ASSERT_FIRST_LINE_OK(busy);
   std::atomic<bool> first_done{false};
   Reply first_reply;
   std::thread waiter([&] {
@@ -311,7 +319,7 @@ TEST_F(ServeTest, AFullQueueAnswers503WithRetryAfter) {
   ASSERT_NE(port, 0) << ReadFile(err_);
   Stream busy(port, "POST", "/api/chat", Chat("chat", "long", 1500, true).dump());
   ASSERT_EQ(busy.status(), 200);
-  ASSERT_TRUE(busy.Line());
+  ASSERT_FIRST_LINE_OK(busy);
   std::thread queued([&] { Http(port, "POST", "/api/chat", Chat("chat", "next", 1).dump()); });
   for (int i = 0; i < 200 && Http(port, "GET", "/health").json()["queue_depth"] != 1; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -330,7 +338,7 @@ TEST_F(ServeTest, ARunnerKilledMidStreamEndsTheStreamWithAnErrorAndIsReplaced) {
   ASSERT_NE(port, 0) << ReadFile(err_);
   Stream s(port, "POST", "/api/chat", Chat("chat", "long", 3000, true).dump());
   ASSERT_EQ(s.status(), 200);
-  ASSERT_TRUE(s.Line());
+  ASSERT_FIRST_LINE_OK(s);
   int runner = RunnerPid(port, "chat");
   ASSERT_GT(runner, 0);
   ASSERT_EQ(::kill(runner, SIGKILL), 0);
@@ -390,7 +398,7 @@ TEST_F(ServeTest, SigtermDuringAStreamEndsItStopsEveryRunnerAndExits) {
   uint16_t port = Start();
   ASSERT_NE(port, 0) << ReadFile(err_);
   Stream s(port, "POST", "/api/chat", Chat("chat", "long", 5000, true).dump());
-  ASSERT_TRUE(s.Line());
+  ASSERT_FIRST_LINE_OK(s);
   int runner = RunnerPid(port, "chat");
   ASSERT_GT(runner, 0);
   std::thread stopper([&] { Terminate(); });
