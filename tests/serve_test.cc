@@ -143,6 +143,16 @@ Reply Http(uint16_t port, std::string method, std::string target, std::string bo
     ASSERT_EQ(first_line->find("\"error\""), std::string::npos) << *first_line; \
   } while (0)
 
+// The status the server answers to `raw` bytes sent as they are (0: none).
+int RawStatus(uint16_t port, std::string_view raw) {
+  wire::Socket s = ConnectTcp(port);
+  s.set_deadline(wire::After(std::chrono::seconds(10)));
+  if (!s.WriteAll(raw).ok()) return 0;
+  wire::ResponseReader reader(&s);
+  auto head = reader.ReadHead();
+  return head.ok() ? head->status : 0;
+}
+
 Json Chat(std::string model, std::string content, int num_predict, bool stream = false) {
   return {{"model", model},
           {"stream", stream},
@@ -479,32 +489,14 @@ TEST_F(ServeTest, HostileRequestsAreRefused) {
   EXPECT_EQ(path.status, 400) << path.body;
   EXPECT_NE(path.body.find("local file paths are not accepted"), std::string::npos) << path.body;
   // Too large a body, announced.
-  wire::Socket big = ConnectTcp(port);
-  big.set_deadline(wire::After(std::chrono::seconds(10)));
-  ASSERT_TRUE(
-      big.WriteAll(
-             "POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000000000\r\n\r\n")
-          .ok());
-  wire::ResponseReader big_reader(&big);
-  auto big_head = big_reader.ReadHead();
-  ASSERT_TRUE(big_head.ok());
-  EXPECT_EQ(big_head->status, 413);
+  EXPECT_EQ(
+      RawStatus(port,
+                "POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000000000\r\n\r\n"),
+      413);
   // A slow client that never finishes its header is cut off.
-  wire::Socket slow = ConnectTcp(port);
-  slow.set_deadline(wire::After(std::chrono::seconds(10)));
-  ASSERT_TRUE(slow.WriteAll("GET /api/tags HTTP/1.1\r\nHost: local").ok());
-  wire::ResponseReader slow_reader(&slow);
-  auto slow_head = slow_reader.ReadHead();
-  ASSERT_TRUE(slow_head.ok()) << slow_head.status().ToString();
-  EXPECT_EQ(slow_head->status, 408);
+  EXPECT_EQ(RawStatus(port, "GET /api/tags HTTP/1.1\r\nHost: local"), 408);
   // Malformed requests.
-  wire::Socket junk = ConnectTcp(port);
-  junk.set_deadline(wire::After(std::chrono::seconds(10)));
-  ASSERT_TRUE(junk.WriteAll("NOT HTTP AT ALL\r\n\r\n").ok());
-  wire::ResponseReader junk_reader(&junk);
-  auto junk_head = junk_reader.ReadHead();
-  ASSERT_TRUE(junk_head.ok());
-  EXPECT_EQ(junk_head->status, 400);
+  EXPECT_EQ(RawStatus(port, "NOT HTTP AT ALL\r\n\r\n"), 400);
   EXPECT_EQ(Http(port, "POST", "/api/chat", "{not json").status, 400);
 
   // The runner: a socket in a folder only this user can open, and its key

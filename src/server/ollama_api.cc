@@ -439,12 +439,15 @@ static EmbedResult EmbedOn(runtime::Scheduler::Lease& lease, const Json& inputs,
   return out;
 }
 
+// /api/embed ({"input": text or texts} -> {"embeddings": [...]}) and the
+// legacy /api/embeddings ({"prompt"} -> {"embedding": [...]}).
 void Server::OllamaEmbed(Call& call) {
   if (!call.ParseBody()) return;
   const Json& b = call.body;
+  const bool legacy = call.req.Path() == "/api/embeddings";
   call.model = b.value("model", "");
   if (call.model.empty()) return call.Error(400, "model is required");
-  Json input = b.value("input", Json());
+  Json input = legacy ? Json(b.value("prompt", "")) : b.value("input", Json());
   if (input.is_string()) input = Json::array({input});
   if (!input.is_array() || input.empty())
     return call.Error(400, "input must be a string or a list of strings");
@@ -465,30 +468,15 @@ void Server::OllamaEmbed(Call& call) {
   RecordUsage(*plan, runtime::RequestKind::kEmbed, r.status, t, load_ns / 1000,
               call.ElapsedNs() / 1000);
   if (!r.status.ok()) return call.Error(r.status);
+  if (legacy) {
+    return call.Send(200,
+                     Json{{"embedding", r.embeddings.empty() ? Json::array() : r.embeddings[0]}});
+  }
   call.Send(200, Json{{"model", call.model},
                       {"embeddings", r.embeddings},
                       {"total_duration", call.ElapsedNs()},
                       {"load_duration", load_ns},
                       {"prompt_eval_count", r.prompt_tokens}});
-}
-
-void Server::OllamaEmbeddings(Call& call) {
-  if (!call.ParseBody()) return;
-  // Legacy: {"model", "prompt"} → {"embedding": [...]}.
-  if (!call.body.contains("input")) call.body["input"] = call.body.value("prompt", "");
-  Json b = call.body;
-  call.model = b.value("model", "");
-  if (call.model.empty()) return call.Error(400, "model is required");
-  auto plan = PlanFor(call.model, true);
-  if (!plan.ok()) return call.Error(plan.status());
-  auto lease = AcquireFor(*plan, std::nullopt, call.res);
-  if (!lease.ok()) return call.Error(lease.status());
-  EmbedResult r = EmbedOn(*lease, Json::array({b["input"]}), call.res);
-  runtime::Timings t;
-  t.prompt_tokens = r.prompt_tokens;
-  RecordUsage(*plan, runtime::RequestKind::kEmbed, r.status, t, 0, call.ElapsedNs() / 1000);
-  if (!r.status.ok()) return call.Error(r.status);
-  call.Send(200, Json{{"embedding", r.embeddings.empty() ? Json::array() : r.embeddings[0]}});
 }
 
 std::string ClientName(const store::InstalledModel& m) {
@@ -518,35 +506,41 @@ Json DetailsOf(const store::InstalledModel& m) {
 }
 }  // namespace
 
-void Server::OllamaTags(Call& call) {
-  auto installed = app_->store().Installed();
-  if (!installed.ok()) return call.Error(installed.status());
-  Json models = Json::array();
-  for (const auto& m : *installed) {
-    models.push_back({{"name", ClientName(m)},
-                      {"model", ClientName(m)},
-                      {"modified_at", Rfc3339(std::chrono::system_clock::time_point(
-                                          std::chrono::seconds(m.installed_at)))},
-                      {"size", m.size_bytes},
-                      {"digest", m.digest},
-                      {"details", DetailsOf(m)}});
+Result<std::vector<ServedModel>> Server::ListModels() {
+  ASSIGN_OR_RETURN(std::vector<store::InstalledModel> installed, app_->store().Installed());
+  std::vector<ServedModel> out;
+  for (const auto& m : installed) {
+    out.push_back({ClientName(m),
+                   std::chrono::system_clock::time_point(std::chrono::seconds(m.installed_at)),
+                   m.size_bytes, m.digest, DetailsOf(m)});
   }
-  // Names made by copy and create (presets with a weights file).
-  if (auto s = app_->core().snapshot(); s.ok()) {
-    for (const ModelPreset& p : (*s)->config.presets()) {
-      if (!p.weights) continue;
-      std::error_code ec;
-      const std::filesystem::path file = *p.weights;
-      if (!std::filesystem::is_regular_file(file, ec)) continue;
-      std::string name = file.filename().string();
-      models.push_back({{"name", p.name},
-                        {"model", p.name},
-                        {"modified_at", Rfc3339(std::chrono::file_clock::to_sys(
-                                            std::filesystem::last_write_time(file, ec)))},
-                        {"size", std::filesystem::file_size(file, ec)},
-                        {"digest", name.rfind("sha256-", 0) == 0 ? name.substr(7) : ""},
-                        {"details", {{"format", "gguf"}}}});
-    }
+  ASSIGN_OR_RETURN(std::shared_ptr<const app::Snapshot> s, app_->core().snapshot());
+  for (const ModelPreset& p : s->config.presets()) {
+    if (!p.weights) continue;
+    std::error_code ec;
+    const std::filesystem::path file = *p.weights;
+    if (!std::filesystem::is_regular_file(file, ec)) continue;
+    const std::string name = file.filename().string();
+    out.push_back({p.name,
+                   std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+                       std::chrono::file_clock::to_sys(std::filesystem::last_write_time(file, ec))),
+                   std::filesystem::file_size(file, ec),
+                   name.rfind("sha256-", 0) == 0 ? name.substr(7) : "", Json{{"format", "gguf"}}});
+  }
+  return out;
+}
+
+void Server::OllamaTags(Call& call) {
+  auto listed = ListModels();
+  if (!listed.ok()) return call.Error(listed.status());
+  Json models = Json::array();
+  for (const ServedModel& m : *listed) {
+    models.push_back({{"name", m.name},
+                      {"model", m.name},
+                      {"modified_at", Rfc3339(m.modified)},
+                      {"size", m.size},
+                      {"digest", m.digest},
+                      {"details", m.details}});
   }
   call.Send(200, Json{{"models", models}});
 }

@@ -155,16 +155,21 @@ void Server::OpenAiEmbeddings(Call& call) {
   call.res.Send(reply->status, "application/json; charset=utf-8", reply->body);
 }
 
+namespace {
+Json OpenAiModelJson(const ServedModel& m) {
+  return {{"id", m.name},
+          {"object", "model"},
+          {"created",
+           std::chrono::duration_cast<std::chrono::seconds>(m.modified.time_since_epoch()).count()},
+          {"owned_by", "hangar"}};
+}
+}  // namespace
+
 void Server::OpenAiModels(Call& call) {
-  auto installed = app_->store().Installed();
-  if (!installed.ok()) return call.OpenAiError(installed.status());
+  auto listed = ListModels();
+  if (!listed.ok()) return call.OpenAiError(listed.status());
   Json data = Json::array();
-  for (const auto& m : *installed) {
-    data.push_back({{"id", ClientName(m)},
-                    {"object", "model"},
-                    {"created", m.installed_at},
-                    {"owned_by", "hangar"}});
-  }
+  for (const ServedModel& m : *listed) data.push_back(OpenAiModelJson(m));
   call.Send(200, Json{{"object", "list"}, {"data", data}});
 }
 
@@ -182,14 +187,12 @@ void Server::OpenAiModel(Call& call) {
       id += raw[i];
     }
   }
-  auto installed = app_->store().FindInstalled(id);
-  if (!installed.ok()) {
-    return call.OpenAiError(404, fmt::format("The model `{}` does not exist", id));
+  auto listed = ListModels();
+  if (!listed.ok()) return call.OpenAiError(listed.status());
+  for (const ServedModel& m : *listed) {
+    if (m.name == id) return call.Send(200, OpenAiModelJson(m));
   }
-  call.Send(200, Json{{"id", ClientName(*installed)},
-                      {"object", "model"},
-                      {"created", installed->installed_at},
-                      {"owned_by", "hangar"}});
+  call.OpenAiError(404, fmt::format("The model `{}` does not exist", id));
 }
 
 }  // namespace hangar::server

@@ -249,7 +249,7 @@ Server::Server(app::App* app, ServeOptions options)
       {"POST", "/api/chat", false, &Server::OllamaChat},
       {"POST", "/api/generate", false, &Server::OllamaGenerate},
       {"POST", "/api/embed", false, &Server::OllamaEmbed},
-      {"POST", "/api/embeddings", false, &Server::OllamaEmbeddings},
+      {"POST", "/api/embeddings", false, &Server::OllamaEmbed},
       {"GET", "/api/tags", false, &Server::OllamaTags},
       {"HEAD", "/api/tags", false, &Server::OllamaTags},
       {"POST", "/api/show", false, &Server::OllamaShow},

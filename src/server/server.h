@@ -84,12 +84,13 @@ class Server {
   void RecordUsage(const app::ServePlan& plan, runtime::RequestKind kind, const Status& outcome,
                    const runtime::Timings& timings, int64_t load_us, int64_t total_us);
   void OnRunnerChange();
+  // Every model clients can name, for /api/tags and /v1/models.
+  Result<std::vector<struct ServedModel>> ListModels();
 
   // Ollama (ollama_api.cc).
   void OllamaChat(Call& call);
   void OllamaGenerate(Call& call);
   void OllamaEmbed(Call& call);
-  void OllamaEmbeddings(Call& call);
   void OllamaTags(Call& call);
   void OllamaShow(Call& call);
   void OllamaPs(Call& call);

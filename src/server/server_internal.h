@@ -80,6 +80,16 @@ class Server::Metrics {
 // else the store's id).
 std::string ClientName(const store::InstalledModel& m);
 
+// A model clients can name: an installed model, or a name made by copy or
+// create (a preset with a weights file).
+struct ServedModel {
+  std::string name;
+  std::chrono::system_clock::time_point modified;
+  uint64_t size = 0;
+  std::string digest;
+  Json details;
+};
+
 // Timings from llama-server's "timings" object (and "usage" when present).
 runtime::Timings TimingsFrom(const Json& event);
 

@@ -99,6 +99,7 @@ test('ollama: pull with progress, then delete', async () => {
 test('ollama: copy and delete a name', async () => {
   await ollama.copy({ source: model, destination: 'chat-copy' });
   assert.ok((await ollama.list()).models.some((m) => m.name === 'chat-copy'));
+  assert.equal((await openai.models.retrieve('chat-copy')).id, 'chat-copy');
   const res = await ollama.generate({ model: 'chat-copy', prompt: 'Hi', options: { num_predict: 2 } });
   assert.equal(res.done, true);
   await ollama.delete({ model: 'chat-copy' });
