@@ -13,6 +13,14 @@ namespace {
 
 constexpr std::string_view kSse = "text/event-stream";
 
+// A runner's prompt-processing progress event (asked for with
+// return_progress): its key appears unescaped only as a key.
+bool IsPromptProgress(std::string_view data) {
+  if (data.find("\"prompt_progress\"") == std::string_view::npos) return false;
+  Json ev = Json::parse(data, nullptr, false);
+  return !ev.is_discarded() && ev.contains("prompt_progress");
+}
+
 }  // namespace
 
 std::optional<app::ServePlan> Server::OpenAiPlan(Call& call, bool embeddings) {
@@ -43,9 +51,13 @@ void Server::OpenAiChat(Call& call) {
   if (chat && !body.contains("messages")) return call.OpenAiError(400, "messages is required");
   const bool stream = body.value("stream", false);
   bool client_usage = false;
+  const bool client_progress = body.value("return_progress", false);
   if (stream) {
     client_usage = body.value("stream_options", Json::object()).value("include_usage", false);
     body["stream_options"] = {{"include_usage", true}};
+    // Progress events while the prompt is processed (dropped here, never
+    // sent on): the runner sees a closed connection when it writes one.
+    body["return_progress"] = true;
   }
   body["model"] = plan->display;
 
@@ -62,10 +74,12 @@ void Server::OpenAiChat(Call& call) {
   bool client_ok = true;
   auto reply =
       CallRunner(lease->runner(), call.req.Path(), body, call.res, [&](std::string_view data) {
+        // The first event (progress at the prompt's start) sends the head.
         if (!began) {
           began = call.res.Begin(200, kSse);
           if (!began) return false;
         }
+        if (!client_progress && IsPromptProgress(data)) return true;
         // Only the events with figures (the last ones) are parsed; the others
         // pass through as they are.
         const bool figures = data.find("\"timings\"") != std::string_view::npos ||
