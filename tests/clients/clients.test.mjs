@@ -9,6 +9,10 @@ import OpenAI from 'openai';
 const url = process.env.HANGAR_URL;
 const model = process.env.HANGAR_MODEL;      // a generated chat model
 const pullRef = process.env.HANGAR_PULL_REF;  // a GGUF on a local HTTP server
+// A generated model (Gemma 4's vocabulary and chat template) whose weights
+// start a tool call after its prompt and, with the grammar llama.cpp builds
+// for the tools, call get_weather with {days: 3}.
+const toolModel = process.env.HANGAR_TOOL_MODEL;
 const ollama = new Ollama({ host: url });
 const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
 
@@ -71,6 +75,37 @@ test('ollama: JSON-schema output parses', async () => {
   assert.equal(typeof value.sure, 'boolean');
 });
 
+const weatherTool = {
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'The weather forecast for the next days',
+    parameters: { type: 'object', properties: { days: { type: 'integer' } }, required: ['days'] },
+  },
+};
+
+test('ollama: tool calls, whole and streamed, and the answer to one', async () => {
+  const messages = [{ role: 'user', content: 'What will the weather be?' }];
+  const whole = await ollama.chat({ model: toolModel, messages, tools: [weatherTool],
+                                    options: { num_predict: 40, temperature: 0 } });
+  assert.equal(whole.done_reason, 'stop');
+  assert.equal(whole.message.tool_calls.length, 1, JSON.stringify(whole.message));
+  assert.equal(whole.message.tool_calls[0].function.name, 'get_weather');
+  assert.deepEqual(whole.message.tool_calls[0].function.arguments, { days: 3 });
+  const streamed = [];
+  for await (const part of await ollama.chat({ model: toolModel, messages, tools: [weatherTool], stream: true,
+                                                options: { num_predict: 40, temperature: 0 } })) {
+    streamed.push(...(part.message.tool_calls ?? []));
+  }
+  assert.deepEqual(streamed.map((c) => c.function), whole.message.tool_calls.map((c) => c.function));
+  // The tool's answer goes back in a "tool" message; the model is called again.
+  const next = await ollama.chat({
+    model: toolModel, tools: [weatherTool], options: { num_predict: 40, temperature: 0 },
+    messages: [...messages, whole.message, { role: 'tool', tool_name: 'get_weather', content: 'sunny' }],
+  });
+  assert.equal(next.done, true);
+});
+
 test('ollama: embeddings', async () => {
   const res = await ollama.embed({ model, input: ['first text', 'second text'] });
   assert.equal(res.embeddings.length, 2);
@@ -90,7 +125,8 @@ test('ollama: pull with progress, then delete', async () => {
   }
   assert.equal(statuses.at(-1), 'success', statuses.join(' | '));
   assert.ok(sawBytes, statuses.join(' | '));
-  const pulled = (await ollama.list()).models.find((m) => m.name !== model);
+  const before = new Set([model, toolModel]);
+  const pulled = (await ollama.list()).models.find((m) => !before.has(m.name));
   assert.ok(pulled, 'the pulled model is listed');
   await ollama.delete({ model: pulled.name });
   assert.ok(!(await ollama.list()).models.some((m) => m.name === pulled.name));
@@ -146,6 +182,34 @@ test('openai: json_schema output parses', async () => {
   const value = JSON.parse(structured.choices[0].message.content);
   assert.ok(['yes', 'no'].includes(value.answer));
   assert.equal(typeof value.sure, 'boolean');
+});
+
+test('openai: tool calls, whole and streamed', async () => {
+  const messages = [{ role: 'user', content: 'What will the weather be?' }];
+  for (const tool_choice of ['auto', 'required']) {
+    const whole = await openai.chat.completions.create({ model: toolModel, messages, tools: [weatherTool],
+                                                         tool_choice, max_tokens: 40, temperature: 0 });
+    assert.equal(whole.choices[0].finish_reason, 'tool_calls');
+    const calls = whole.choices[0].message.tool_calls;
+    assert.equal(calls.length, 1, JSON.stringify(whole.choices[0].message));
+    assert.equal(calls[0].type, 'function');
+    assert.equal(calls[0].function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(calls[0].function.arguments), { days: 3 });
+    assert.ok(calls[0].id.length > 0);
+  }
+  const stream = await openai.chat.completions.create({ model: toolModel, messages, tools: [weatherTool],
+                                                        max_tokens: 40, temperature: 0, stream: true });
+  let name = '', args = '', finish;
+  for await (const chunk of stream) {
+    for (const call of chunk.choices[0]?.delta?.tool_calls ?? []) {
+      name += call.function?.name ?? '';
+      args += call.function?.arguments ?? '';
+    }
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  assert.equal(finish, 'tool_calls');
+  assert.equal(name, 'get_weather');
+  assert.deepEqual(JSON.parse(args), { days: 3 });
 });
 
 test('openai: completions and embeddings', async () => {

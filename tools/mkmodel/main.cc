@@ -120,6 +120,11 @@ int main(int argc, char** argv) {
                  "A Jinja chat template file for tokenizer.chat_template (default: the "
                  "vocabulary's, else a ChatML one)")
       ->check(CLI::ExistingFile);
+  std::vector<std::string> follows;
+  app.add_option("--follow", follows,
+                 "A=B: right after token A, greedy decoding picks token B whenever it is allowed "
+                 "(exact token texts, \\n for a newline; repeatable). Makes a model that starts a "
+                 "tool call after its prompt and stops after it");
   app.add_option("--seed", spec.seed, "Random seed")->capture_default_str();
   app.add_option("--init-std", spec.init_std, "Standard deviation of the random weights")
       ->capture_default_str();
@@ -133,6 +138,27 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  for (const std::string& pair : follows) {
+    size_t eq = pair.find('=', 1);
+    if (eq == std::string::npos || eq + 1 == pair.size()) {
+      std::fprintf(stderr, "hangar-mkmodel: --follow wants A=B, got \"%s\"\n", pair.c_str());
+      return 2;
+    }
+    auto unescape = [](std::string_view s) {
+      std::string out;
+      for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == 'n' || s[i + 1] == '\\')) {
+          out += s[i + 1] == 'n' ? '\n' : '\\';
+          ++i;
+        } else {
+          out += s[i];
+        }
+      }
+      return out;
+    };
+    spec.follows.emplace_back(unescape(std::string_view(pair).substr(0, eq)),
+                              unescape(std::string_view(pair).substr(eq + 1)));
   }
 
   // llama.cpp's lines are Hangar's debug log (llamacpp/log_capture.h): -v

@@ -311,7 +311,14 @@ Result<ModelShape> ResolveShape(const ModelSpec& spec, uint32_t n_vocab,
   }
   shape.n_vocab = n_vocab;
   shape.ctx = spec.ctx != 0 ? spec.ctx : kDefaultCtx;
-  shape.tied = spec.tie_embeddings.value_or(arch.tied_by_default);
+  // Token pairs need output rows of their own (model_writer.cc).
+  if (!spec.follows.empty() && (arch.always_tied || spec.tie_embeddings == true)) {
+    return InvalidArgumentError(fmt::format(
+        "--follow needs an output matrix apart from token_embd; {}",
+        arch.always_tied ? fmt::format("{} always shares them", arch.name)
+                         : std::string("drop --tie-embeddings")));
+  }
+  shape.tied = spec.follows.empty() && spec.tie_embeddings.value_or(arch.tied_by_default);
   shape.sliding_window = spec.sliding_window != 0 ? spec.sliding_window : arch.sliding_window;
   shape.swa_pattern = spec.swa_pattern;
 

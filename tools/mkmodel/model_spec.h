@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -76,6 +77,12 @@ struct ModelSpec {
   uint32_t swa_pattern = 0;            // written as attention.sliding_window_pattern when set
   std::optional<bool> tie_embeddings;  // unset: the architecture's habit
   uint64_t target_bytes = 0;           // when set, pick the unset sizes to land near this file size
+  // Token pairs (exact texts): right after the first, greedy decoding picks
+  // the second whenever it is allowed. A random model made to start a tool
+  // call after its prompt and to stop after the call, with a grammar
+  // choosing everything in between. Needs untied output weights (chosen
+  // when the architecture allows).
+  std::vector<std::pair<std::string, std::string>> follows;
   std::string vocab;                // "qwen2", "llama-spm", or a path to a .gguf; empty: per arch
   std::filesystem::path vocab_dir;  // where ggml-vocab-*.gguf live; empty: DefaultVocabDir()
   uint64_t seed = 1;
@@ -92,6 +99,7 @@ struct ModelShape {
   uint32_t experts = 0, experts_used = 0, expert_ff = 0;
   uint32_t sliding_window = 0, swa_pattern = 0;
   bool tied = false;
+  std::vector<std::pair<int64_t, int64_t>> follows;  // ModelSpec::follows as token ids
 };
 
 // How a tensor's values are made.

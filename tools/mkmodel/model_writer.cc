@@ -121,8 +121,29 @@ void SetModelKeys(gguf_context* g, const ModelShape& s, const std::string& name,
 
 // Generates and writes one tensor's data in chunks of whole rows, `threads`
 // chunks at a time, in file order.
+// Shifts generated embedding and output rows for ModelShape::follows: pair
+// i gives its first token's embedding a large component i, which dominates
+// the final hidden state at that token (the layers add little), and its
+// second token's output row the largest weight along it.
+void ApplyFollows(const TensorPlan& t, const ModelShape& shape, const ModelSpec& spec, int64_t row0,
+                  int64_t n_rows, float* rows) {
+  const bool embedding = t.name == "token_embd.weight";
+  const bool output = t.name == "output.weight";  // never tied with follows (model_spec.cc)
+  if (!embedding && !output) return;
+  const int64_t width = t.ne[0];
+  for (size_t i = 0; i < shape.follows.size(); ++i) {
+    const auto [after, next] = shape.follows[i];
+    if (embedding && after >= row0 && after < row0 + n_rows) {
+      rows[(after - row0) * width + static_cast<int64_t>(i)] += 50.0f * spec.init_std;
+    }
+    if (output && next >= row0 && next < row0 + n_rows) {
+      rows[(next - row0) * width + static_cast<int64_t>(i)] += 200.0f * spec.init_std;
+    }
+  }
+}
+
 Status StreamTensor(std::FILE* f, const std::filesystem::path& path, const TensorPlan& t,
-                    ggml_type type, const ModelSpec& spec, int threads) {
+                    ggml_type type, const ModelShape& shape, const ModelSpec& spec, int threads) {
   const int64_t per_row = t.ne[0];
   const int64_t rows = t.ne[1] * t.ne[2];
   const size_t row_bytes = ggml_row_size(type, per_row);
@@ -140,6 +161,7 @@ Status StreamTensor(std::FILE* f, const std::filesystem::path& path, const Tenso
     } else {
       FillUniform(spec.seed, name_hash, static_cast<uint64_t>(chunk), spec.init_std, scratch.data(),
                   n);
+      ApplyFollows(t, shape, spec, row0, n_rows, scratch.data());
     }
     out.resize(row_bytes * static_cast<size_t>(n_rows));
     ggml_quantize_chunk(type, scratch.data(), out.data(), 0, n_rows, per_row, nullptr);
@@ -209,7 +231,7 @@ Status WriteGguf(const ModelShape& shape, const std::vector<TensorPlan>& tensors
   const size_t alignment = gguf_get_alignment(g.get());
   const std::vector<uint8_t> zeros(alignment, 0);
   for (size_t i = 0; i < tensors.size(); ++i) {
-    RETURN_IF_ERROR(StreamTensor(file.get(), path, tensors[i], types[i], spec, threads));
+    RETURN_IF_ERROR(StreamTensor(file.get(), path, tensors[i], types[i], shape, spec, threads));
     const size_t bytes =
         ggml_row_size(types[i], tensors[i].ne[0]) * tensors[i].ne[1] * tensors[i].ne[2];
     const size_t pad = (alignment - bytes % alignment) % alignment;
@@ -263,6 +285,26 @@ Result<Plan> MakePlan(const ModelSpec& spec) {
   ASSIGN_OR_RETURN(Vocab vocab,
                    Vocab::Open(spec.vocab.empty() ? arch->default_vocab : spec.vocab, dir));
   ASSIGN_OR_RETURN(ModelShape shape, ResolveShape(spec, vocab.n_tokens(), vocab.metadata_bytes()));
+  if (spec.follows.size() > shape.embd / 2) {
+    return InvalidArgumentError(
+        fmt::format("{} token pairs need an embedding width of at least {}", spec.follows.size(),
+                    2 * spec.follows.size()));
+  }
+  for (const auto& [after, next] : spec.follows) {
+    int64_t ids[2];
+    for (int k = 0; k < 2; ++k) {
+      const std::string& text = k == 0 ? after : next;
+      std::optional<uint32_t> id = vocab.FindToken(text);
+      if (!id) {
+        std::string shown;
+        for (char c : text) shown += c == '\n' ? std::string("\\n") : std::string(1, c);
+        return InvalidArgumentError(
+            fmt::format("no token of the {} vocabulary is \"{}\"", vocab.name(), shown));
+      }
+      ids[k] = *id;
+    }
+    shape.follows.emplace_back(ids[0], ids[1]);
+  }
   ModelFacts facts;
   facts.arch = std::string(shape.arch->name);
   facts.type = std::string(shape.type.name);

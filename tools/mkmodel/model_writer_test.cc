@@ -296,6 +296,59 @@ TEST_F(MkModelWriterTest, UnknownVocabularyIsNotFoundAndLeavesNoFile) {
   EXPECT_TRUE(std::filesystem::is_empty(dir_));
 }
 
+// The greedy next token after `token` alone.
+llama_token GreedyAfter(llama_context* ctx, const llama_vocab* vocab, llama_token token) {
+  llama_memory_clear(llama_get_memory(ctx), true);
+  if (llama_decode(ctx, llama_batch_get_one(&token, 1)) != 0) return -1;
+  const float* logits = llama_get_logits_ith(ctx, -1);
+  llama_token best = 0;
+  for (int i = 0; i < llama_vocab_n_tokens(vocab); ++i) {
+    if (logits[i] > logits[best]) best = i;
+  }
+  return best;
+}
+
+TEST_F(MkModelWriterTest, FollowsMakeGreedyDecodingPickTheSecondTokenAfterTheFirst) {
+  // gemma3 ties its embeddings by default: follows untie them.
+  for (std::string arch : {"llama", "gemma3"}) {
+    const bool tied = arch == "gemma3";
+    ModelSpec spec = TinySpec(arch, "q8_0");
+    spec.vocab = "llama-spm";
+    spec.follows = {{"<0x0A>", "▁hello"}, {"▁hello", "▁world"}, {"▁world", "</s>"}};
+    const std::filesystem::path path = dir_ / (tied ? "tied.gguf" : "untied.gguf");
+    Result<ModelFacts> facts = WriteModel(spec, path);
+    ASSERT_OK(facts);
+    ASSERT_EQ(facts->shape.follows.size(), 3u);
+    llama_model_params mparams = llama_model_default_params();
+    mparams.n_gpu_layers = 0;
+    llamacpp::ModelPtr model = llamacpp::LoadModel(path, mparams);
+    ASSERT_NE(model, nullptr);
+    llama_context_params cparams = llama_context_default_params();
+    cparams.n_ctx = 32;
+    cparams.n_threads = cparams.n_threads_batch = 1;
+    llamacpp::ContextPtr ctx = llamacpp::NewContext(model.get(), cparams);
+    ASSERT_NE(ctx, nullptr);
+    const llama_vocab* vocab = llama_model_get_vocab(model.get());
+    for (const auto& [after, next] : facts->shape.follows) {
+      EXPECT_EQ(GreedyAfter(ctx.get(), vocab, static_cast<llama_token>(after)), next)
+          << (tied ? "tied" : "untied") << ", after token " << after;
+    }
+  }
+}
+
+TEST_F(MkModelWriterTest, AFollowNamingNoTokenIsRefused) {
+  ModelSpec spec = TinySpec("llama", "f16");
+  spec.vocab = "llama-spm";
+  spec.follows = {{"▁hello", "<no such token>"}};
+  Result<ModelFacts> facts = WriteModel(spec, dir_ / "model.gguf");
+  EXPECT_THAT(facts, StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(facts, StatusHasMessage(HasSubstr("<no such token>")));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_));
+  spec.follows = {{"▁hello", "▁world"}};
+  spec.tie_embeddings = true;
+  EXPECT_THAT(WriteModel(spec, dir_ / "model.gguf"), StatusIs(StatusCode::kInvalidArgument));
+}
+
 TEST_F(MkModelWriterTest, UnwritableOutputIsUnavailable) {
   ModelSpec spec = TinySpec("llama", "f16");
   spec.vocab = "llama-spm";

@@ -120,6 +120,15 @@ bool Vocab::has_chat_template() const {
   return gguf_find_key(ctx_, "tokenizer.chat_template") >= 0;
 }
 
+std::optional<uint32_t> Vocab::FindToken(std::string_view text) const {
+  const int64_t tokens = gguf_find_key(ctx_, "tokenizer.ggml.tokens");
+  if (tokens < 0) return std::nullopt;
+  for (uint32_t i = 0; i < n_tokens_; ++i) {
+    if (text == gguf_get_arr_str(ctx_, tokens, i)) return i;
+  }
+  return std::nullopt;
+}
+
 void Vocab::CopyTokenizerTo(gguf_context* dst) const {
   const int64_t n = gguf_get_n_kv(ctx_);
   for (int64_t i = 0; i < n; ++i) {

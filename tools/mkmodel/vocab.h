@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,8 @@ class Vocab {
   // file's size).
   uint64_t metadata_bytes() const { return metadata_bytes_; }
   bool has_chat_template() const;
+  // The id of the token whose text is exactly `text`; nullopt when none is.
+  std::optional<uint32_t> FindToken(std::string_view text) const;
 
   // Copies every tokenizer.* key into `dst`, and sets tokenizer.chat_template
   // to kDefaultChatTemplate when the file has none.
