@@ -13,6 +13,8 @@ const pullRef = process.env.HANGAR_PULL_REF;  // a GGUF on a local HTTP server
 // start a tool call after its prompt and, with the grammar llama.cpp builds
 // for the tools, call get_weather with {days: 3}.
 const toolModel = process.env.HANGAR_TOOL_MODEL;
+// Another, same template, that thinks "clouds" and answers "Rain".
+const thinkModel = process.env.HANGAR_THINK_MODEL;
 const ollama = new Ollama({ host: url });
 const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
 
@@ -106,6 +108,27 @@ test('ollama: tool calls, whole and streamed, and the answer to one', async () =
   assert.equal(next.done, true);
 });
 
+test('ollama: think on and off, in chat and generate', async () => {
+  const messages = [{ role: 'user', content: 'Will it rain?' }];
+  const options = { num_predict: 20, temperature: 0 };
+  const on = await ollama.chat({ model: thinkModel, messages, think: true, options });
+  assert.equal(on.message.thinking.trim(), 'clouds', JSON.stringify(on.message));
+  assert.equal(on.message.content, 'Rain');
+  let thinking = '', content = '';
+  for await (const part of await ollama.chat({ model: thinkModel, messages, think: true, options, stream: true })) {
+    thinking += part.message.thinking ?? '';
+    content += part.message.content;
+  }
+  assert.equal(thinking, on.message.thinking);
+  assert.equal(content, 'Rain');
+  const off = await ollama.chat({ model: thinkModel, messages, think: false, options });
+  assert.equal(off.message.thinking ?? '', '', JSON.stringify(off.message));
+  assert.equal(off.message.content, 'Rain');
+  const gen = await ollama.generate({ model: thinkModel, prompt: 'Will it rain?', think: true, options });
+  assert.equal(gen.thinking.trim(), 'clouds', JSON.stringify(gen));
+  assert.equal(gen.response, 'Rain');
+});
+
 test('ollama: embeddings', async () => {
   const res = await ollama.embed({ model, input: ['first text', 'second text'] });
   assert.equal(res.embeddings.length, 2);
@@ -125,7 +148,7 @@ test('ollama: pull with progress, then delete', async () => {
   }
   assert.equal(statuses.at(-1), 'success', statuses.join(' | '));
   assert.ok(sawBytes, statuses.join(' | '));
-  const before = new Set([model, toolModel]);
+  const before = new Set([model, toolModel, thinkModel]);
   const pulled = (await ollama.list()).models.find((m) => !before.has(m.name));
   assert.ok(pulled, 'the pulled model is listed');
   await ollama.delete({ model: pulled.name });
