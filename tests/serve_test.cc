@@ -607,6 +607,31 @@ TEST_F(ServeTest, KeepAliveZeroUnloadsAndHangarPsShowsTheRunners) {
   EXPECT_FALSE(ProcessAlive(runner));
 }
 
+// `hangar run` formats a chat with llama.cpp's common Jinja code, as the
+// runners do: the same chat at temperature 0 gives the same prompt and the
+// same tokens both ways. Qwen's template adds a default system message when a
+// chat has none, which llama_chat_apply_template never did.
+TEST_F(ServeTest, HangarRunAndServeGiveAChatTheSamePromptAndTokens) {
+  MakeModel("chat");
+  auto run = testing::RunProcess({HANGAR_BIN, "run", "chat", "--temperature", "0", "--max-tokens",
+                                  "12", "--json", "Why is the sky blue?"},
+                                 env_);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  Json local = Json::parse(run.out);
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  Reply served = Http(port, "POST", "/api/chat", Chat("chat", "Why is the sky blue?", 12).dump());
+  ASSERT_EQ(served.status, 200) << served.body;
+  Json answer = served.json();
+  std::printf("hangar run: %d prompt tokens, \"%s\"; hangar serve: %d prompt tokens\n",
+              local["timings"]["prompt_tokens"].get<int>(), local["text"].get<std::string>().c_str(),
+              answer["prompt_eval_count"].get<int>());
+  EXPECT_EQ(local["timings"]["prompt_tokens"], answer["prompt_eval_count"]);
+  EXPECT_EQ(local["timings"]["gen_tokens"], answer["eval_count"]);
+  EXPECT_EQ(local["text"], answer["message"]["content"]);
+  EXPECT_FALSE(local["text"].get<std::string>().empty());
+}
+
 TEST_F(ServeTest, BadRequestsGetOllamasErrorsAndNumCtxReloads) {
   MakeModel("chat");
   uint16_t port = Start();

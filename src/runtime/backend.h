@@ -9,8 +9,9 @@
 //             it is produced; the callback (or the request's CancelFlag)
 //             stops it. Generate is Stream without a callback.
 //   ChatStream/Chat  the same for a conversation, formatted with the model's
-//             own chat template (tokenizer.chat_template, applied by llama.cpp
-//             for the llama backend; by the server for the others).
+//             own chat template (tokenizer.chat_template, applied by llama.cpp's
+//             common Jinja code for the llama backend, as llama-server does:
+//             runtime/chat_template.h; by the server for the others).
 //   Embed     one vector per text (a batch), pooled and, by default, L2
 //             normalised.
 //   Tokenize / CountTokens  the model's tokenizer.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <random>
 #include <system_error>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "llamacpp/handles.h"
 #include "llamacpp/log_capture.h"
 #include "llamacpp/types.h"
+#include "runtime/chat_template.h"
 #include "runtime/memory_guard.h"
 #include "runtime/recovery.h"
 #include "runtime/text_assembler.h"
@@ -145,6 +147,7 @@ class LlamaBackend final : public Backend {
     ctx_.reset();
     model_.reset();
     cached_.clear();
+    chat_template_.reset();
     loaded_ = LoadedModel{};
   }
 
@@ -188,6 +191,7 @@ class LlamaBackend final : public Backend {
   uint32_t embd_n_ctx_ = 0;
   std::vector<llama_token> cached_;  // tokens of sequence 0 in ctx_'s KV cache
   LoadedModel loaded_;
+  std::optional<ChatTemplate> chat_template_;  // made on the first chat
   int threads_ = 1;
   int threads_batch_ = 1;
   const CancelFlag* active_cancel_ = nullptr;
@@ -341,6 +345,7 @@ Status LlamaBackend::Load(const ModelTarget& target, const LoadOptions& options)
   const int64_t t1 = Now();
 
   loaded_ = LoadedModel{};
+  chat_template_.reset();
   loaded_.backend = "llama";
   loaded_.target = target;
   if (loaded_.target.id.empty()) loaded_.target.id = label;
@@ -517,7 +522,11 @@ Result<Completion> LlamaBackend::ChatStream(std::span<const ChatMessage> message
                                             const TokenCallback& on_piece) {
   RETURN_IF_ERROR(NeedModel());
   if (messages.empty()) return InvalidArgumentError("a chat needs at least one message");
-  ASSIGN_OR_RETURN(std::string prompt, FormatChat(loaded_.chat_template, messages, true));
+  if (!chat_template_) {
+    ASSIGN_OR_RETURN(ChatTemplate made, ChatTemplate::Create(model_.get()));
+    chat_template_ = std::move(made);
+  }
+  ASSIGN_OR_RETURN(std::string prompt, chat_template_->Apply(messages, true));
   const llama_vocab* vocab = llama_model_get_vocab(model_.get());
   return Run(TokenizeText(vocab, prompt, true, true), request, on_piece);
 }
@@ -760,33 +769,6 @@ Result<GpuLayerChoice> ChooseGpuLayers(const fit::ModelFacts& facts,
 
 Result<std::unique_ptr<Backend>> MakeLlamaBackend(const BackendContext& context) {
   return std::unique_ptr<Backend>(std::make_unique<LlamaBackend>(context));
-}
-
-Result<std::string> FormatChat(std::string_view tmpl, std::span<const ChatMessage> messages,
-                               bool add_assistant) {
-  std::vector<llama_chat_message> chat;
-  size_t chars = 0;
-  for (const ChatMessage& m : messages) {
-    if (m.role.empty()) return InvalidArgumentError("a chat message has no role");
-    chat.push_back({m.role.c_str(), m.content.c_str()});
-    chars += m.role.size() + m.content.size();
-  }
-  const std::string t = tmpl.empty() ? std::string("chatml") : std::string(tmpl);
-  std::vector<char> buf(2 * chars + 256);
-  int32_t n = llama_chat_apply_template(t.c_str(), chat.data(), chat.size(), add_assistant,
-                                        buf.data(), static_cast<int32_t>(buf.size()));
-  if (n > static_cast<int32_t>(buf.size())) {
-    buf.resize(static_cast<size_t>(n));
-    n = llama_chat_apply_template(t.c_str(), chat.data(), chat.size(), add_assistant, buf.data(),
-                                  static_cast<int32_t>(buf.size()));
-  }
-  if (n < 0) {
-    return InvalidArgumentError(fmt::format(
-        "llama.cpp does not know the model's chat template (\"{}...\"); run without the chat "
-        "template (--raw) or use a model whose template it supports",
-        t.substr(0, 60)));
-  }
-  return std::string(buf.data(), static_cast<size_t>(n));
 }
 
 }  // namespace hangar::runtime

@@ -66,15 +66,6 @@ Result<GpuLayerChoice> ChooseGpuLayers(const fit::ModelFacts& facts,
                                        std::optional<int32_t> requested, const HardwareInfo* hw,
                                        const Limits& limits, bool backend_offloads);
 
-// `messages` formatted by llama.cpp's llama_chat_apply_template with the
-// template `tmpl` (a model's tokenizer.chat_template, or the name of a
-// built-in one such as "chatml"; empty means chatml), ending with the opening
-// of the assistant's turn when add_assistant. InvalidArgument when llama.cpp
-// does not recognise the template (with its first characters) or a message
-// has no role.
-Result<std::string> FormatChat(std::string_view tmpl, std::span<const ChatMessage> messages,
-                               bool add_assistant);
-
 }  // namespace hangar::runtime
 
 #endif  // HANGAR_RUNTIME_LLAMA_BACKEND_H_

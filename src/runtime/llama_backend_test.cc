@@ -15,6 +15,7 @@
 #include "core/units.h"
 #include "fit/model_facts.h"
 #include "fit/test_models.h"
+#include "runtime/chat_template.h"
 
 namespace hangar::runtime {
 namespace {
@@ -147,10 +148,11 @@ TEST(LlamaBackendTest, StreamingEqualsNonStreaming) {
 TEST(LlamaBackendTest, ChatUsesTheModelsOwnTemplate) {
   auto b = Loaded("phi3");  // phi-3's vocabulary brings its own chat template
   ASSERT_NE(b, nullptr);
-  const std::string& tmpl = b->loaded()->chat_template;
-  ASSERT_FALSE(tmpl.empty());
+  ASSERT_FALSE(b->loaded()->chat_template.empty());
   const std::vector<ChatMessage> chat = {{"user", "What is two plus two?"}};
-  Result<std::string> formatted = FormatChat(tmpl, chat, true);
+  Result<ChatTemplate> tmpl = ChatTemplate::Create(nullptr, b->loaded()->chat_template);
+  ASSERT_OK(tmpl);
+  Result<std::string> formatted = tmpl->Apply(chat, true);
   ASSERT_OK(formatted);
   EXPECT_THAT(*formatted, HasSubstr("<|user|>"));
   EXPECT_THAT(*formatted, HasSubstr("What is two plus two?"));
@@ -168,14 +170,39 @@ TEST(LlamaBackendTest, ChatUsesTheModelsOwnTemplate) {
   EXPECT_THAT(*user, SizeIs(1));
 }
 
-TEST(LlamaBackendTest, ChatTemplateFallsBackToChatmlAndRejectsUnknownTemplates) {
-  Result<std::string> chatml = FormatChat("", {{ChatMessage{"user", "hi"}}}, true);
+TEST(LlamaBackendTest, ChatTemplatesAreJinjaWithChatmlAsTheDefault) {
+  Result<ChatTemplate> chatml = ChatTemplate::Create(nullptr, "chatml");
   ASSERT_OK(chatml);
-  EXPECT_EQ(*chatml, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
-  EXPECT_THAT(FormatChat("{{ nonsense only }}", {{ChatMessage{"user", "hi"}}}, true),
+  Result<std::string> text = chatml->Apply({{ChatMessage{"user", "hi"}}}, true);
+  ASSERT_OK(text);
+  EXPECT_EQ(*text, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+  // A template llama_chat_apply_template never knew: any Jinja works.
+  Result<ChatTemplate> custom = ChatTemplate::Create(
+      nullptr,
+      "{% for m in messages %}[{{ m.role | upper }}] {{ m.content }}\n{% endfor %}"
+      "{% if add_generation_prompt %}[ASSISTANT]{% endif %}");
+  ASSERT_OK(custom);
+  text = custom->Apply({{ChatMessage{"system", "Be brief."}, ChatMessage{"user", "hi"}}}, true);
+  ASSERT_OK(text);
+  EXPECT_EQ(*text, "[SYSTEM] Be brief.\n[USER] hi\n[ASSISTANT]");
+  EXPECT_THAT(ChatTemplate::Create(nullptr, "{% for %}"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(chatml->Apply({{ChatMessage{"", "hi"}}}, true),
               StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_THAT(FormatChat("", {{ChatMessage{"", "hi"}}}, true),
-              StatusIs(StatusCode::kInvalidArgument));
+  // Thinking: on by default where the template has the switch, as llama-server does.
+  // (A Qwen3-style template: thinking off closes an empty think block.)
+  Result<ChatTemplate> thinker = ChatTemplate::Create(
+      nullptr,
+      "{% for m in messages %}<|im_start|>{{ m.role }}\n"
+      "{% if m.role == 'assistant' and m.reasoning_content %}<think>\n{{ m.reasoning_content }}"
+      "\n</think>\n\n{% endif %}{{ m.content }}<|im_end|>\n{% endfor %}"
+      "{% if add_generation_prompt %}<|im_start|>assistant\n{% if enable_thinking is defined and "
+      "enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}{% endif %}");
+  ASSERT_OK(thinker);
+  EXPECT_TRUE(thinker->supports_thinking());
+  EXPECT_EQ(*thinker->Apply({{ChatMessage{"user", "x"}}}, true),
+            "<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(*thinker->Apply({{ChatMessage{"user", "x"}}}, true, false),
+            "<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
 }
 
 TEST(LlamaBackendTest, ChatKeepsTheConversationInTheCache) {
