@@ -681,6 +681,69 @@ TEST_F(ServeTest, BadRequestsGetOllamasErrorsAndNumCtxReloads) {
   EXPECT_NE(metrics.find("hangar_queue_depth 0"), std::string::npos);
 }
 
+// /api/create with a system prompt, a Jinja template and parameters makes a
+// preset whose chats get all three: the same tokens as the base model given
+// the prompt that template renders, raw.
+TEST_F(ServeTest, CreateWithSystemTemplateAndParametersMakesAPresetThatUsesThem) {
+  MakeModel("chat");
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  const std::string tmpl =
+      "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+      "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+  auto create = [&](Json extra) {
+    Json b = {{"model", "terse"}, {"from", "chat"}, {"stream", false}};
+    b.update(extra);
+    return Http(port, "POST", "/api/create", b.dump());
+  };
+  Reply go = create({{"template", "{{ .System }} {{ .Prompt }}"}});
+  EXPECT_EQ(go.status, 400);
+  EXPECT_NE(go.body.find("Go template"), std::string::npos) << go.body;
+  EXPECT_EQ(create({{"template", "{% for %}"}}).status, 400);
+  Reply unknown = create({{"parameters", {{"mirostat", 2}}}});
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(unknown.body.find("num_predict"), std::string::npos) << unknown.body;
+  EXPECT_EQ(create({{"parameters", {{"temperature", 9}}}}).status, 400);
+  Reply made = create({{"system", "You are terse."},
+                       {"template", tmpl},
+                       {"parameters", {{"temperature", 0}, {"num_predict", 3}, {"stop", "zzz"}}}});
+  ASSERT_EQ(made.status, 200) << made.body;
+  Json shown = Http(port, "POST", "/api/show", R"({"model":"terse"})").json();
+  EXPECT_EQ(shown["system"], "You are terse.");
+  EXPECT_EQ(shown["template"], tmpl);
+  EXPECT_NE(shown["parameters"].get<std::string>().find("num_predict 3"), std::string::npos)
+      << shown["parameters"];
+
+  Json chat = {{"model", "terse"},
+               {"stream", false},
+               {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+  Reply preset = Http(port, "POST", "/api/chat", chat.dump());
+  ASSERT_EQ(preset.status, 200) << preset.body;
+  Reply raw = Http(port, "POST", "/api/generate",
+                   Json{{"model", "chat"},
+                        {"stream", false},
+                        {"raw", true},
+                        {"prompt",
+                         "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nhi<|im_end|>"
+                         "\n<|im_start|>assistant\n"},
+                        {"options", {{"temperature", 0}, {"num_predict", 3}}}}
+                       .dump());
+  ASSERT_EQ(raw.status, 200) << raw.body;
+  EXPECT_EQ(preset.json()["eval_count"], 3);
+  EXPECT_EQ(preset.json()["prompt_eval_count"], raw.json()["prompt_eval_count"]);
+  EXPECT_EQ(preset.json()["message"]["content"], raw.json()["response"]);
+  // The request's own options and system message win.
+  chat["options"] = {{"num_predict", 5}};
+  EXPECT_EQ(Http(port, "POST", "/api/chat", chat.dump()).json()["eval_count"], 5);
+  // OpenAI's route gets the same defaults.
+  Reply openai = Http(port, "POST", "/v1/chat/completions",
+                      Json{{"model", "terse"}, {"messages", chat["messages"]}}.dump());
+  ASSERT_EQ(openai.status, 200) << openai.body;
+  EXPECT_EQ(openai.json()["usage"]["completion_tokens"], 3);
+  EXPECT_EQ(openai.json()["usage"]["prompt_tokens"], raw.json()["prompt_eval_count"]);
+  EXPECT_EQ(openai.json()["choices"][0]["message"]["content"], raw.json()["response"]);
+}
+
 TEST_F(ServeTest, BlobsAreStreamedVerifiedAndStoredOnce) {
   MakeModel("chat");
   std::string bytes = ReadFile(home_ / "chat.gguf");
@@ -736,7 +799,7 @@ TEST_F(ServeTest, BlobsAreStreamedVerifiedAndStoredOnce) {
   ASSERT_EQ(made.status, 200) << made.body;
   EXPECT_EQ(made.json()["status"], "success");
   EXPECT_EQ(Http(port, "POST", "/api/create",
-                 Json{{"model", "other"}, {"from", "made"}, {"system", "x"}}.dump())
+                 Json{{"model", "other"}, {"from", "made"}, {"messages", Json::array()}}.dump())
                 .status,
             400);
   EXPECT_EQ(

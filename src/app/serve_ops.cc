@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file_util.h"
+#include "core/sha256.h"
 #include "fit/estimator.h"
 #include "fit/model_facts.h"
 #include "fit/planner.h"
@@ -102,8 +104,28 @@ Result<ServePlan> ServeOps::Plan(const ServeQuery& query, const ServeSettings& s
   plan.name = query.embeddings ? plan.display + " (embeddings)" : plan.display;
   plan.load.name = plan.name;
   rc.alias = plan.display;
+  if (const ModelPreset* preset = s->config.FindPreset(plan.display)) {
+    plan.preset = *preset;
+    if (preset->chat_template && !query.embeddings) {
+      ASSIGN_OR_RETURN(rc.chat_template_file, TemplateFile(*preset->chat_template));
+    }
+  }
   plan.run = std::move(run);
   return plan;
+}
+
+// A chat template as a file for llama-server: <data>/templates/<sha256>.jinja,
+// written once.
+Result<std::filesystem::path> ServeOps::TemplateFile(std::string_view text) {
+  ASSIGN_OR_RETURN(const Paths* p, core_->paths());
+  Sha256 hash;
+  hash.Update(text);
+  const std::filesystem::path file = p->data_dir / "templates" / (hash.FinishHex() + ".jinja");
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) return file;
+  std::filesystem::create_directories(file.parent_path(), ec);
+  RETURN_IF_ERROR(WriteFileAtomic(file, text));
+  return file;
 }
 
 Result<std::filesystem::path> ServeOps::LlamaServer() const {

@@ -15,6 +15,7 @@
 
 #include "app/core.h"
 #include "app/run_ops.h"
+#include "config/model_preset.h"
 #include "core/status.h"
 #include "gguf/summary.h"
 #include "runtime/scheduler.h"
@@ -37,6 +38,9 @@ struct ServePlan {
   gguf::ModelSummary summary;
   bool embedding_model = false;  // the file is an embedding model (it has a pooling type)
   bool has_projector = false;    // images can be given (an mmproj file beside it)
+  // The model preset of that name, when it is one: its system prompt and
+  // sampling defaults apply to requests (its chat template to the runner).
+  std::optional<ModelPreset> preset;
 };
 
 struct ServeSettings {
@@ -56,6 +60,9 @@ class ServeOps {
   // included (remote callers cannot name files); InvalidArgument for a
   // model that is not GGUF or a bad value.
   Result<ServePlan> Plan(const ServeQuery& query, const ServeSettings& settings);
+
+  // The file llama-server reads a preset's chat template from.
+  Result<std::filesystem::path> TemplateFile(std::string_view text);
 
   // The llama-server binary: $HANGAR_LLAMA_SERVER, else llama-server beside
   // the running program, else the one scripts/build-llama built.

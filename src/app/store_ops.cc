@@ -417,30 +417,32 @@ namespace {
 
 // A preset named `name` with `weights`, written under the config lock.
 Status AddName(Core* core, std::string_view name, const fs::path& weights,
-               std::string_view description) {
+               std::string_view description, const ModelPreset& more) {
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core->snapshot());
   if (Resolve(*s, name, ResolveOptions{.allow_paths = false}).ok()) {
     return AlreadyExistsError(fmt::format("a model named \"{}\" exists already", name));
   }
   ASSIGN_OR_RETURN(const Paths* p, core->paths());
   auto lock = core->LockConfigWrites();
-  auto written = AddModelPreset(p->config_file, name, weights, description);
+  auto written = AddModelPreset(p->config_file, name, weights, description, more);
   RETURN_IF_ERROR(core->Refresh().status());
   return written.status();
 }
 
 }  // namespace
 
-Status StoreOps::Copy(std::string_view source, std::string_view destination) {
+Status StoreOps::Copy(std::string_view source, std::string_view destination,
+                      const ModelPreset& more) {
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
   Result<Resolution> r = Resolve(*s, source, ResolveOptions{.allow_paths = false});
   if (!r.ok() || r->kind != TargetKind::kInstalled || r->file.empty()) {
     return NotFoundError(fmt::format("model \"{}\" is not installed", source));
   }
-  return AddName(core_, destination, r->file, fmt::format("a copy of {}", source));
+  return AddName(core_, destination, r->file, fmt::format("a copy of {}", source), more);
 }
 
-Status StoreOps::CreateFromBlob(std::string_view name, std::string_view digest) {
+Status StoreOps::CreateFromBlob(std::string_view name, std::string_view digest,
+                                const ModelPreset& more) {
   ASSIGN_OR_RETURN(std::string hex, BlobHex(digest));
   ASSIGN_OR_RETURN(const Paths* p, core_->paths());
   const store::BlobStore blobs(p->data_dir);
@@ -448,7 +450,7 @@ Status StoreOps::CreateFromBlob(std::string_view name, std::string_view digest) 
     return NotFoundError(
         fmt::format("blob {} was not uploaded; POST it to /api/blobs/{} first", digest, digest));
   }
-  return AddName(core_, name, blobs.BlobPath(hex), fmt::format("created from {}", digest));
+  return AddName(core_, name, blobs.BlobPath(hex), fmt::format("created from {}", digest), more);
 }
 
 Result<bool> StoreOps::RemoveName(std::string_view name) {

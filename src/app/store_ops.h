@@ -18,6 +18,7 @@
 
 #include "app/core.h"
 #include "app/usage_ops.h"
+#include "config/model_preset.h"
 #include "core/status.h"
 #include "store/cache.h"
 #include "store/discovery.h"
@@ -116,12 +117,15 @@ class StoreOps {
   // config.toml whose weights are the source's file; no byte is copied.
   // NotFound for a source that is not installed (paths are not names here);
   // AlreadyExists when `destination` names a model already; InvalidArgument
-  // for a name outside A-Z a-z 0-9 . _ - (1 to 128).
-  Status Copy(std::string_view source, std::string_view destination);
+  // for a name outside A-Z a-z 0-9 . _ - (1 to 128) or a bad value in
+  // `more` (the other preset fields written: system prompt, sampling, ...).
+  Status Copy(std::string_view source, std::string_view destination,
+              const ModelPreset& more = {});
   // A model named `name` made of the uploaded blob `digest` (Ollama's create
   // from files), as a preset. NotFound when the blob was not uploaded;
   // others as Copy.
-  Status CreateFromBlob(std::string_view name, std::string_view digest);
+  Status CreateFromBlob(std::string_view name, std::string_view digest,
+                        const ModelPreset& more = {});
   // Removes the name Copy or CreateFromBlob made (never the bytes, which
   // other names may use). False when `name` is no such preset.
   Result<bool> RemoveName(std::string_view name);

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
 
 #include "config/config_parser.h"
 #include "config/toml_text.h"
@@ -212,7 +215,8 @@ Result<Config> ClearDefaultModel(const fs::path& config_file) {
 }
 
 Result<Config> AddModelPreset(const fs::path& config_file, std::string_view name,
-                              const fs::path& weights, std::string_view description) {
+                              const fs::path& weights, std::string_view description,
+                              const ModelPreset& more) {
   std::string problem = CheckPresetName(name);
   if (!problem.empty()) return InvalidArgumentError("cannot name a model so: " + problem);
   ASSIGN_OR_RETURN(Document doc, Open(config_file));
@@ -225,6 +229,32 @@ Result<Config> AddModelPreset(const fs::path& config_file, std::string_view name
   toml::table entry;
   entry.insert("weights", weights.string());
   if (!description.empty()) entry.insert("description", std::string(description));
+  for (const ModelPresetField& f : ModelPresetFields()) {
+    if (f.key == "weights" || f.key == "description") continue;
+    std::string problem;
+    std::visit(
+        [&](auto member) {
+          const auto& value = more.*member;
+          if (!value) return;
+          using T = std::decay_t<decltype(*value)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            problem = CheckPresetString(f.key, *value);
+            entry.insert(f.key, *value);
+          } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            toml::array items;
+            for (const std::string& item : *value) items.push_back(item);
+            entry.insert(f.key, std::move(items));
+          } else if constexpr (std::is_same_v<T, double>) {
+            problem = CheckPresetNumber(f.key, *value);
+            entry.insert(f.key, *value);
+          } else {
+            problem = CheckPresetNumber(f.key, static_cast<double>(*value));
+            entry.insert(f.key, static_cast<int64_t>(*value));
+          }
+        },
+        f.member);
+    if (!problem.empty()) return InvalidArgumentError(fmt::format("{}: {}", f.key, problem));
+  }
   presets->insert(name, std::move(entry));
   return Save(doc);
 }

@@ -55,10 +55,13 @@ Result<Config> SetDefaultModel(const std::filesystem::path& config_file, std::st
 Result<Config> ClearDefaultModel(const std::filesystem::path& config_file);
 
 // Adds [model_presets.NAME] with `weights` (a GGUF file) and `description`:
-// another name for a model on disk, no copy. AlreadyExists when a preset
-// has that name; InvalidArgument for a bad name or a file that does not load.
+// another name for a model on disk, no copy; every other field set in
+// `more` (a system prompt, sampling defaults, ...) is written too.
+// AlreadyExists when a preset has that name; InvalidArgument for a bad name,
+// a bad value (naming its key) or a file that does not load.
 Result<Config> AddModelPreset(const std::filesystem::path& config_file, std::string_view name,
-                              const std::filesystem::path& weights, std::string_view description);
+                              const std::filesystem::path& weights, std::string_view description,
+                              const ModelPreset& more = {});
 // Removes [model_presets.NAME]. NotFound when there is none.
 Result<Config> RemoveModelPreset(const std::filesystem::path& config_file, std::string_view name);
 

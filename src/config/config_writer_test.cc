@@ -177,6 +177,28 @@ TEST_F(ConfigWriterTest, ModelPresetsAddedAndRemovedKeepEverythingElse) {
               StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(AddModelPreset(path_, "name:tag", dir_ / "x.gguf", ""),
               StatusIs(StatusCode::kInvalidArgument));
+  // Chat defaults (Ollama's create system/template/parameters) are written
+  // and read back; a bad one names its key and writes nothing.
+  ModelPreset more;
+  more.system = "Be brief.";
+  more.chat_template = "{{ messages[0].content }}";
+  more.temperature = 0.2;
+  more.max_tokens = 64;
+  more.stop = std::vector<std::string>{"END", "STOP"};
+  auto chatty = AddModelPreset(path_, "chatty", dir_ / "blob.gguf", "", more);
+  ASSERT_OK(chatty);
+  const ModelPreset* read = chatty->FindPreset("chatty");
+  ASSERT_NE(read, nullptr);
+  EXPECT_EQ(read->system, more.system);
+  EXPECT_EQ(read->chat_template, more.chat_template);
+  EXPECT_EQ(read->temperature, more.temperature);
+  EXPECT_EQ(read->max_tokens, more.max_tokens);
+  EXPECT_EQ(read->stop, more.stop);
+  more.temperature = 7;
+  auto bad = AddModelPreset(path_, "hot", dir_ / "blob.gguf", "", more);
+  EXPECT_THAT(bad, StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(bad, StatusHasMessage(HasSubstr("temperature")));
+  ASSERT_OK(RemoveModelPreset(path_, "chatty"));
   auto removed = RemoveModelPreset(path_, "made");
   ASSERT_OK(removed);
   EXPECT_EQ(removed->FindPreset("made"), nullptr);

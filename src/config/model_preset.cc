@@ -37,6 +37,16 @@ const ModelPresetField kFields[] = {
     {"heads", &P::heads},
     {"kv_heads", &P::kv_heads},
     {"head_dim", &P::head_dim},
+    {"system", &P::system},
+    {"chat_template", &P::chat_template},
+    {"temperature", &P::temperature},
+    {"top_p", &P::top_p},
+    {"top_k", &P::top_k},
+    {"min_p", &P::min_p},
+    {"repeat_penalty", &P::repeat_penalty},
+    {"seed", &P::seed},
+    {"max_tokens", &P::max_tokens},
+    {"stop", &P::stop},
 };
 
 bool IsHex(char c) {
@@ -54,7 +64,14 @@ std::string CheckPresetNumber(std::string_view key, double value) {
     if (!(value > 0 && std::isfinite(value))) {
       return fmt::format("must be greater than 0, got {:g}", value);
     }
-  } else if (key == "avg_tokens_per_sec" || key == "min_ram_gb") {
+  } else if (key == "temperature") {
+    if (!(value >= 0 && value <= 2)) return fmt::format("must be 0 to 2, got {:g}", value);
+  } else if (key == "top_p" || key == "min_p") {
+    if (!(value >= 0 && value <= 1)) return fmt::format("must be 0 to 1, got {:g}", value);
+  } else if (key == "repeat_penalty") {
+    if (!(value > 0 && value <= 100)) return fmt::format("must be above 0 up to 100, got {:g}", value);
+  } else if (key == "avg_tokens_per_sec" || key == "min_ram_gb" || key == "top_k" ||
+             key == "seed" || key == "max_tokens") {
     if (!(value >= 0 && std::isfinite(value))) {
       return fmt::format("must be 0 or more, got {:g}", value);
     }

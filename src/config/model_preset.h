@@ -64,6 +64,19 @@ struct ModelPreset {
   std::optional<int64_t> kv_heads;
   std::optional<int64_t> head_dim;
 
+  // What a chat with this name gets by default (Ollama's /api/create system,
+  // template and parameters): a request's own values win.
+  std::optional<std::string> system;         // used when a chat has no system message
+  std::optional<std::string> chat_template;  // Jinja, replacing the model's
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<int64_t> top_k;
+  std::optional<double> min_p;
+  std::optional<double> repeat_penalty;
+  std::optional<int64_t> seed;
+  std::optional<int64_t> max_tokens;
+  std::optional<std::vector<std::string>> stop;
+
   friend bool operator==(const ModelPreset&, const ModelPreset&) = default;
 };
 

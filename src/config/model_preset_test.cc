@@ -60,9 +60,10 @@ TEST(CheckPresetTest, Values) {
 TEST(ModelPresetFieldsTest, EveryFieldOnce) {
   std::set<std::string_view> keys;
   for (const ModelPresetField& f : ModelPresetFields()) EXPECT_TRUE(keys.insert(f.key).second);
-  EXPECT_EQ(keys.size(), 24u);
+  EXPECT_EQ(keys.size(), 34u);
   EXPECT_TRUE(keys.contains("hf_repo"));
   EXPECT_TRUE(keys.contains("head_dim"));
+  EXPECT_TRUE(keys.contains("chat_template"));
 }
 
 TEST(ModelPresetJsonTest, OnlySetFields) {

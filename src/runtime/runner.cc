@@ -184,6 +184,9 @@ std::vector<std::string> RunnerCommandLine(const RunnerConfig& c, const std::str
   if (c.embedding) args.push_back("--embedding");
   if (c.embedding && !c.pooling.empty()) args.insert(args.end(), {"--pooling", c.pooling});
   if (c.mmproj) args.insert(args.end(), {"--mmproj", c.mmproj->string()});
+  if (c.chat_template_file) {
+    args.insert(args.end(), {"--chat-template-file", c.chat_template_file->string()});
+  }
   return args;
 }
 

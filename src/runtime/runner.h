@@ -31,6 +31,7 @@ struct RunnerConfig {
   std::filesystem::path binary;  // llama-server
   std::filesystem::path model;
   std::optional<std::filesystem::path> mmproj;
+  std::optional<std::filesystem::path> chat_template_file;  // Jinja replacing the model's
   std::string alias;               // the name the model is served under
   std::filesystem::path socket;    // the Unix socket to listen on (".sock")
   std::filesystem::path log_file;  // the process's stdout and stderr

@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/units.h"
+#include "runtime/chat_template.h"
 #include "server/runner_call.h"
 #include "server/server_internal.h"
 
@@ -236,12 +237,109 @@ std::string DoneReason(const Generation& g) {
   return g.finish_reason == "length" ? "length" : "stop";
 }
 
+// The request's options over the defaults of the model preset it names, in
+// Ollama's names.
+Json WithPresetOptions(const std::optional<ModelPreset>& preset, const Json& options) {
+  Json merged = Json::object();
+  if (preset) {
+    if (preset->temperature) merged["temperature"] = *preset->temperature;
+    if (preset->top_p) merged["top_p"] = *preset->top_p;
+    if (preset->top_k) merged["top_k"] = *preset->top_k;
+    if (preset->min_p) merged["min_p"] = *preset->min_p;
+    if (preset->repeat_penalty) merged["repeat_penalty"] = *preset->repeat_penalty;
+    if (preset->seed) merged["seed"] = *preset->seed;
+    if (preset->max_tokens) merged["num_predict"] = *preset->max_tokens;
+    if (preset->stop) merged["stop"] = *preset->stop;
+  }
+  if (options.is_object()) {
+    for (const auto& [key, value] : options.items()) {
+      if (!value.is_null()) merged[key] = value;
+    }
+  }
+  return merged;
+}
+
+
+// /api/create's system, template and parameters as model preset fields.
+Result<ModelPreset> PresetFromCreate(const Json& b) {
+  ModelPreset p;
+  if (auto s = b.find("system"); s != b.end() && !s->is_null()) {
+    if (!s->is_string()) return InvalidArgumentError("system must be a string");
+    if (!s->get<std::string>().empty()) p.system = s->get<std::string>();
+  }
+  if (auto t = b.find("template"); t != b.end() && !t->is_null()) {
+    if (!t->is_string()) return InvalidArgumentError("template must be a string");
+    const std::string text = *t;
+    if (text.find("{%") == std::string::npos &&
+        (text.find(".Prompt") != std::string::npos || text.find(".Messages") != std::string::npos ||
+         text.find(".System") != std::string::npos)) {
+      return InvalidArgumentError(
+          "template is a Go template; Hangar's runners read Jinja chat templates (the "
+          "chat_template of a model's tokenizer_config.json)");
+    }
+    if (!text.empty()) {
+      auto parsed = runtime::ChatTemplate::Create(nullptr, text);
+      if (!parsed.ok()) return InvalidArgumentError("template: " + parsed.status().message());
+      p.chat_template = text;
+    }
+  }
+  auto params = b.find("parameters");
+  if (params == b.end() || params->is_null()) return p;
+  if (!params->is_object()) return InvalidArgumentError("parameters must be an object");
+  static constexpr std::string_view kKnown =
+      "temperature, top_p, top_k, min_p, repeat_penalty, seed, num_predict, num_ctx, stop";
+  for (const auto& [key, value] : params->items()) {
+    const bool number = value.is_number();
+    const bool whole = value.is_number_integer();
+    auto need = [&](bool ok, std::string_view what) -> Status {
+      if (ok) return Status::Ok();
+      return InvalidArgumentError(fmt::format("parameters.{} must be {}", key, what));
+    };
+    if (key == "temperature" || key == "top_p" || key == "min_p" || key == "repeat_penalty") {
+      RETURN_IF_ERROR(need(number, "a number"));
+      double v = value.get<double>();
+      (key == "temperature" ? p.temperature
+       : key == "top_p"     ? p.top_p
+       : key == "min_p"     ? p.min_p
+                            : p.repeat_penalty) = v;
+    } else if (key == "top_k" || key == "seed" || key == "num_predict" || key == "num_ctx") {
+      RETURN_IF_ERROR(need(whole, "a whole number"));
+      int64_t v = value.get<int64_t>();
+      (key == "top_k"         ? p.top_k
+       : key == "seed"        ? p.seed
+       : key == "num_predict" ? p.max_tokens
+                              : p.context_length) = v;
+    } else if (key == "stop") {
+      std::vector<std::string> stops;
+      if (value.is_string()) stops.push_back(value);
+      for (const Json& s : value.is_array() ? value : Json::array()) {
+        RETURN_IF_ERROR(need(s.is_string(), "a string or a list of strings"));
+        stops.push_back(s);
+      }
+      RETURN_IF_ERROR(need(!stops.empty(), "a string or a list of strings"));
+      p.stop = std::move(stops);
+    } else {
+      return InvalidArgumentError(
+          fmt::format("parameters.{} is not supported; Hangar keeps {}", key, kKnown));
+    }
+  }
+  return p;
+}
+
 std::string ParameterSize(uint64_t n) {
   if (n >= 1'000'000'000) return fmt::format("{:.1f}B", n / 1e9);
   return fmt::format("{:.0f}M", n / 1e6);
 }
 
 }  // namespace
+
+void AddPresetSystem(const std::optional<ModelPreset>& preset, Json& messages) {
+  if (!preset || !preset->system || !messages.is_array()) return;
+  for (const Json& m : messages) {
+    if (m.is_object() && m.value("role", "") == "system") return;
+  }
+  messages.insert(messages.begin(), Json{{"role", "system"}, {"content", *preset->system}});
+}
 
 void Server::OllamaVersion(Call& call) { call.Send(200, Json{{"version", kVersion}}); }
 
@@ -270,6 +368,9 @@ void Server::OllamaChat(Call& call) {
     }
   }
   auto plan = PlanFor(call.model, false, num_ctx);
+  if (plan.ok() && num_ctx == 0 && plan->preset && plan->preset->context_length) {
+    plan = PlanFor(call.model, false, static_cast<uint32_t>(*plan->preset->context_length));
+  }
   if (!plan.ok()) return call.Error(plan.status());
   if (plan->embedding_model) {
     return call.Error(
@@ -287,6 +388,7 @@ void Server::OllamaChat(Call& call) {
     if (!messages.ok()) return call.Error(messages.status());
     empty_input = messages->empty();
     req["messages"] = *messages;
+    AddPresetSystem(plan->preset, req["messages"]);
     if (auto tools = b.find("tools"); tools != b.end() && tools->is_array() && !tools->empty()) {
       req["tools"] = *tools;
       // Hangar's extension: OpenAI's tool_choice ("auto", "required", "none").
@@ -307,6 +409,8 @@ void Server::OllamaChat(Call& call) {
       Json messages = Json::array();
       if (b.contains("system") && b["system"].is_string()) {
         messages.push_back({{"role", "system"}, {"content", b["system"]}});
+      } else if (plan->preset && plan->preset->system) {
+        messages.push_back({{"role", "system"}, {"content", *plan->preset->system}});
       }
       Json user = {{"role", "user"}, {"content", prompt}};
       if (b.contains("images")) user["images"] = b["images"];
@@ -321,7 +425,8 @@ void Server::OllamaChat(Call& call) {
         400,
         fmt::format("\"{}\" does not support images (it has no vision projector)", call.model));
   }
-  ApplyOptions(b.value("options", Json::object()), plan->run.request.sampling, req);
+  ApplyOptions(WithPresetOptions(plan->preset, b.value("options", Json::object())),
+               plan->run.request.sampling, req);
   if (Status s = ApplyFormat(b.value("format", Json()), req); !s.ok()) return call.Error(s);
   if (auto think = b.find("think"); think != b.end() && !think->is_null()) {
     bool on = think->is_boolean() ? think->get<bool>() : true;
@@ -572,21 +677,35 @@ void Server::OllamaShow(Call& call) {
     if (s.has_chat_template) caps.push_back("tools");
     if (plan->has_projector) caps.push_back("vision");
   }
+  // The values a request gets by default: the preset's over the profile's.
   const runtime::SamplingParams& sp = plan->run.request.sampling;
+  const Json defaults = WithPresetOptions(plan->preset, Json::object());
+  auto value = [&](const char* key, auto fallback) {
+    return defaults.contains(key) ? defaults[key].dump() : fmt::format("{}", fallback);
+  };
   std::string parameters = fmt::format(
-      "temperature {}\ntop_p {}\ntop_k {}\nmin_p {}\nrepeat_penalty {}\nnum_ctx {}", sp.temperature,
-      sp.top_p, sp.top_k, sp.min_p, sp.repeat_penalty, plan->load.runner.ctx_per_slot);
-  call.Send(
-      200, Json{{"license", ""},
+      "temperature {}\ntop_p {}\ntop_k {}\nmin_p {}\nrepeat_penalty {}\nnum_ctx {}",
+      value("temperature", sp.temperature), value("top_p", sp.top_p), value("top_k", sp.top_k),
+      value("min_p", sp.min_p), value("repeat_penalty", sp.repeat_penalty),
+      plan->load.runner.ctx_per_slot);
+  for (const char* key : {"seed", "num_predict"}) {
+    if (defaults.contains(key)) parameters += fmt::format("\n{} {}", key, defaults[key].dump());
+  }
+  for (const Json& stop : defaults.value("stop", Json::array())) {
+    parameters += fmt::format("\nstop {}", stop.dump());
+  }
+  Json shown = {{"license", ""},
                 {"modelfile", fmt::format("FROM {}\n", plan->load.runner.model.string())},
                 {"parameters", parameters},
-                {"template", ""},
+                {"template", plan->preset ? plan->preset->chat_template.value_or("") : ""},
                 {"details", details},
                 {"model_info", info},
                 {"capabilities", caps},
                 {"modified_at", installed.ok() ? Rfc3339(std::chrono::system_clock::time_point(
                                                      std::chrono::seconds(installed->installed_at)))
-                                               : Rfc3339(std::chrono::system_clock::now())}});
+                                               : Rfc3339(std::chrono::system_clock::now())}};
+  if (plan->preset && plan->preset->system) shown["system"] = *plan->preset->system;
+  call.Send(200, shown);
 }
 
 void Server::OllamaPs(Call& call) {
@@ -764,22 +883,25 @@ void Server::OllamaCreate(Call& call) {
   const Json& b = call.body;
   call.model = b.value("model", b.value("name", ""));
   if (call.model.empty()) return call.Error(400, "model is required");
-  for (const char* field : {"template", "system", "parameters", "messages", "adapters", "quantize",
-                            "quantization", "license", "modelfile"}) {
+  for (const char* field :
+       {"messages", "adapters", "quantize", "quantization", "license", "modelfile"}) {
     if (b.contains(field) && !b[field].is_null()) {
       return call.Error(400, fmt::format("create with \"{}\" is not supported by Hangar yet; "
-                                         "create from \"from\" or \"files\" alone",
+                                         "create from \"from\" or \"files\" with \"system\", "
+                                         "\"template\" and \"parameters\"",
                                          field));
     }
   }
+  auto more = PresetFromCreate(b);
+  if (!more.ok()) return call.Error(more.status());
   Status s;
   if (auto files = b.find("files"); files != b.end() && files->is_object() && !files->empty()) {
     if (files->size() != 1 || !files->begin().value().is_string()) {
       return call.Error(400, "files must name one GGUF file: {\"name.gguf\": \"sha256:...\"}");
     }
-    s = app_->store().CreateFromBlob(call.model, files->begin().value().get<std::string>());
+    s = app_->store().CreateFromBlob(call.model, files->begin().value().get<std::string>(), *more);
   } else if (auto from = b.find("from"); from != b.end() && from->is_string()) {
-    s = app_->store().Copy(from->get<std::string>(), call.model);
+    s = app_->store().Copy(from->get<std::string>(), call.model, *more);
   } else {
     return call.Error(400, "give \"from\" (a model) or \"files\" (an uploaded blob)");
   }

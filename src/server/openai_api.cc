@@ -60,6 +60,21 @@ void Server::OpenAiChat(Call& call) {
     body["return_progress"] = true;
   }
   body["model"] = plan->display;
+  // A model preset's defaults where the request has none.
+  if (const auto& preset = plan->preset) {
+    if (chat && body["messages"].is_array()) AddPresetSystem(preset, body["messages"]);
+    auto fill = [&body](const char* key, const auto& value) {
+      if (value && (!body.contains(key) || body[key].is_null())) body[key] = *value;
+    };
+    fill("temperature", preset->temperature);
+    fill("top_p", preset->top_p);
+    fill("top_k", preset->top_k);
+    fill("min_p", preset->min_p);
+    fill("repeat_penalty", preset->repeat_penalty);
+    fill("seed", preset->seed);
+    fill("max_tokens", preset->max_tokens);
+    fill("stop", preset->stop);
+  }
 
   auto lease = AcquireFor(*plan, std::nullopt, call.res);
   if (!lease.ok()) {

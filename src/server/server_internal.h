@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "server/server.h"
@@ -17,6 +18,10 @@ namespace hangar::server {
 
 using Json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
+
+// A model preset's system prompt first in `messages` (OpenAI's shape) when
+// they have none of their own (ollama_api.cc).
+void AddPresetSystem(const std::optional<ModelPreset>& preset, Json& messages);
 
 struct Server::Call {
   const wire::HttpRequest& req;
