@@ -3,6 +3,9 @@
 // NDJSON, field names and units (durations in nanoseconds).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/log.h"
 #include "core/units.h"
 #include "runtime/chat_template.h"
@@ -522,6 +525,41 @@ struct EmbedResult {
 };
 }  // namespace
 
+// Inputs longer than `limit` tokens (what one runner slot embeds at once)
+// cut to it when `truncate`, else InvalidArgument; the runner counts tokens.
+static Result<Json> FitInputs(runtime::Scheduler::Lease& lease, const Json& inputs, uint32_t limit,
+                              bool truncate, Response& res) {
+  Json out = Json::array();
+  for (const Json& input : inputs) {
+    if (!input.is_string()) return InvalidArgumentError("input must be a string or a list of strings");
+    const std::string& text = input.get_ref<const std::string&>();
+    // A token is at least one byte, plus the few special ones the model adds.
+    if (text.size() + 4 <= limit) {
+      out.push_back(input);
+      continue;
+    }
+    Json req = {{"content", text}, {"add_special", true}, {"parse_special", false}};
+    auto reply = CallRunner(lease.runner(), "/tokenize", req, res, [](std::string_view) { return true; });
+    if (!reply.ok()) return reply.status();
+    Json body = Json::parse(reply->body, nullptr, false);
+    if (reply->status != 200 || body.is_discarded() || !body.contains("tokens")) {
+      return InternalError("the runner could not count the input's tokens: " + reply->body);
+    }
+    Json tokens = body["tokens"];
+    if (tokens.size() <= limit) {
+      out.push_back(input);
+    } else if (!truncate) {
+      return InvalidArgumentError(fmt::format(
+          "input length ({} tokens) exceeds the context length ({}); send truncate: true to cut it",
+          tokens.size(), limit));
+    } else {
+      tokens.erase(tokens.begin() + limit, tokens.end());
+      out.push_back(std::move(tokens));
+    }
+  }
+  return out;
+}
+
 static EmbedResult EmbedOn(runtime::Scheduler::Lease& lease, const Json& inputs, Response& res) {
   EmbedResult out;
   Json req = {{"input", inputs}, {"model", lease.name()}, {"encoding_format", "float"}};
@@ -567,10 +605,37 @@ void Server::OllamaEmbed(Call& call) {
     if (!parsed.ok()) return call.Error(parsed.status());
     keep_alive = *parsed;
   }
+  const bool truncate = b.value("truncate", true);
+  int64_t dimensions = 0;
+  if (auto d = b.find("dimensions"); d != b.end() && !d->is_null()) {
+    if (!d->is_number_integer() || d->get<int64_t>() < 1) {
+      return call.Error(400, "dimensions must be a whole number above 0");
+    }
+    dimensions = d->get<int64_t>();
+  }
   auto lease = AcquireFor(*plan, keep_alive, call.res);
   if (!lease.ok()) return call.Error(lease.status());
   const int64_t load_ns = lease->loaded_now() ? lease->load_duration().count() : 0;
-  EmbedResult r = EmbedOn(*lease, input, call.res);
+  const runtime::RunnerConfig& rc = plan->load.runner;
+  auto fitted = FitInputs(*lease, input, std::min(rc.ctx_per_slot, rc.n_ubatch), truncate, call.res);
+  if (!fitted.ok()) return call.Error(fitted.status());
+  EmbedResult r = EmbedOn(*lease, *fitted, call.res);
+  // Fewer dimensions: the first ones, normalised again (as Ollama does).
+  for (Json& e : r.embeddings) {
+    if (dimensions == 0 || !e.is_array()) continue;
+    if (static_cast<size_t>(dimensions) > e.size()) {
+      r.status = InvalidArgumentError(fmt::format(
+          "dimensions ({}) exceeds the model's embedding length ({})", dimensions, e.size()));
+      break;
+    }
+    e.erase(e.begin() + dimensions, e.end());
+    double norm = 0;
+    for (const Json& v : e) norm += v.get<double>() * v.get<double>();
+    norm = std::sqrt(norm);
+    if (norm > 0) {
+      for (Json& v : e) v = v.get<double>() / norm;
+    }
+  }
   runtime::Timings t;
   t.prompt_tokens = r.prompt_tokens;
   RecordUsage(*plan, runtime::RequestKind::kEmbed, r.status, t, load_ns / 1000,

@@ -137,6 +137,20 @@ test('ollama: embeddings', async () => {
   assert.ok(Math.abs(norm - 1) < 1e-3, `norm ${norm}`);
   const legacy = await ollama.embeddings({ model, prompt: 'first text' });
   assert.equal(legacy.embedding.length, res.embeddings[0].length);
+  // Fewer dimensions: the first ones, normalised again.
+  const short = await ollama.embed({ model, input: 'first text', dimensions: 16 });
+  assert.equal(short.embeddings[0].length, 16);
+  const scale = Math.sqrt(res.embeddings[0].slice(0, 16).reduce((s, x) => s + x * x, 0));
+  short.embeddings[0].forEach((x, i) => assert.ok(Math.abs(x - res.embeddings[0][i] / scale) < 1e-4));
+  await assert.rejects(ollama.embed({ model, input: 'x', dimensions: 1 << 20 }),
+                       (e) => e.name === 'ResponseError' && e.status_code === 400);
+  // An input longer than the context: cut by default, refused with truncate: false.
+  const long = 'many words '.repeat(4000);
+  const cut = await ollama.embed({ model, input: [long, 'first text'] });
+  assert.equal(cut.embeddings.length, 2);
+  assert.deepEqual(cut.embeddings[1].map((x) => x.toFixed(4)), res.embeddings[0].map((x) => x.toFixed(4)));
+  await assert.rejects(ollama.embed({ model, input: long, truncate: false }),
+                       (e) => e.name === 'ResponseError' && e.status_code === 400 && /exceeds/.test(e.error));
 });
 
 test('ollama: pull with progress, then delete', async () => {
