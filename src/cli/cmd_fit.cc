@@ -214,7 +214,7 @@ void AddRecommend(CLI::App& sub, Context& ctx) {
   sub.add_option("--tag", f->tag, "Only models with this tag (coding, chat, ...)");
   sub.add_option("--ctx", f->ctx, "Context the model must hold, in tokens (default 4096)");
   sub.add_option("--ram", f->ram, "Describe another machine: its RAM (16GB)");
-  sub.add_option("--vram", f->vram, "... the memory of each of its GPUs (8GB)");
+  sub.add_option("--vram", f->vram, "... the memory of each of its GPUs (8GB; 0: no GPU)");
   sub.add_option("--gpus", f->gpus, "... its number of GPUs (0 for none)");
   sub.add_option("--cores", f->cores, "... its number of physical cores");
   sub.add_flag("--installed", f->installed, "Only models already on this machine");

@@ -624,11 +624,15 @@ Result<HardwareInfo> DescribeMachine(const MachineDescription& d, const Hardware
   if (d.gpus && *d.gpus < 0) {
     return InvalidArgumentError(fmt::format("--gpus must be 0 or more, got {}", *d.gpus));
   }
+  // No video memory is no GPU (as --gpus 0), unless GPUs are named too.
   if (d.vram && *d.vram == 0) {
-    return InvalidArgumentError(
-        "--vram must be more than 0 bytes, e.g. 8GB; use --gpus 0 for none");
-  }
-  if (d.gpus && *d.gpus == 0) {
+    if (d.gpus && *d.gpus > 0) {
+      return InvalidArgumentError(fmt::format(
+          "--gpus {} with --vram 0: a GPU needs its memory (e.g. --vram 8GB), or use --gpus 0",
+          *d.gpus));
+    }
+    hw.gpus.clear();
+  } else if (d.gpus && *d.gpus == 0) {
     if (d.vram) {
       return InvalidArgumentError(
           "--vram describes a GPU, but --gpus 0 says there is none; "

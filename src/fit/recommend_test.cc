@@ -792,6 +792,10 @@ TEST(RecommendTest, DescribeMachine) {
   hw = DescribeMachine({.gpus = 0}, with_gpu);
   ASSERT_OK(hw);
   EXPECT_TRUE(hw->gpus.empty());
+  // No video memory is no GPU (the specification's available_vram_gb: 0).
+  hw = DescribeMachine({.vram = 0}, with_gpu);
+  ASSERT_OK(hw);
+  EXPECT_TRUE(hw->gpus.empty());
 
   struct Bad {
     std::string name;
@@ -799,7 +803,7 @@ TEST(RecommendTest, DescribeMachine) {
   };
   const Bad bad[] = {{"zero cores", {.cores = 0}},
                      {"zero ram", {.ram = 0}},
-                     {"zero vram", {.vram = 0}},
+                     {"zero vram on GPUs", {.vram = 0, .gpus = 2}},
                      {"negative gpus", {.gpus = -1}},
                      {"vram without gpus", {.vram = 8 * kGB, .gpus = 0}},
                      {"gpus without vram", {.gpus = 2}}};
