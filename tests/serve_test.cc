@@ -4,6 +4,7 @@
 // shutdown and the security checks, each with a hostile or failing case.
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -837,6 +838,127 @@ TEST_F(ServeTest, ARunnerThatNeverBecomesReadyIsKilledAndReported) {
   EXPECT_FALSE(ProcessAlive(stuck));
   EXPECT_NE(Ps(port)["events"].dump().find("load failed"), std::string::npos);
   EXPECT_NE(ReadFile(err_).find("load failed"), std::string::npos);
+}
+
+// The management API of the model-management specification, route by route:
+// list with its filters, current, switch, download (a job), recommend (its
+// tiers, available_vram_gb 0 = no GPU), statistics; jobs and hardware.
+TEST_F(ServeTest, TheManagementApiRouteByRoute) {
+  MakeModel("chat");
+  fs::path file = home_ / "remote.gguf";
+  auto made = testing::RunProcess({HANGAR_MKMODEL_BIN, "--arch", "llama", "--type", "q8_0",
+                                   "--layers", "2", "--embd", "64", "--vocab", "llama-spm",
+                                   "--out", file.string()},
+                                  env_);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  testing::TestHttpServer files;
+  files.AddFile("/remote.gguf", ReadFile(file));
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  auto get = [&](std::string target) { return Http(port, "GET", target); };
+  auto post = [&](std::string target, Json body) { return Http(port, "POST", target, body.dump()); };
+
+  // list: everything, installed only, by purpose, by video memory; bad values.
+  Reply all = get("/api/model/list");
+  ASSERT_EQ(all.status, 200) << all.body;
+  ASSERT_GT(all.json()["count"].get<int>(), 1);
+  std::string not_installed;
+  const Json everything = all.json();
+  for (const Json& m : everything["models"]) {
+    if (!m.value("installed", false)) not_installed = m["id"];
+  }
+  ASSERT_FALSE(not_installed.empty()) << "the catalog has models not installed here";
+  Reply installed = get("/api/model/list?installed_only=true");
+  ASSERT_EQ(installed.status, 200);
+  std::vector<std::string> ids;
+  const Json installed_list = installed.json();
+  for (const Json& m : installed_list["models"]) {
+    EXPECT_TRUE(m["installed"].get<bool>()) << m.dump();
+    ids.push_back(m["id"]);
+  }
+  EXPECT_THAT(ids, ::testing::Contains("chat"));
+  Reply speed = get("/api/model/list?purpose=speed");
+  ASSERT_EQ(speed.status, 200);
+  ASSERT_GT(speed.json()["count"].get<int>(), 0);
+  const Json speed_list = speed.json();
+  for (const Json& m : speed_list["models"]) EXPECT_EQ(m["purpose"], "speed") << m.dump();
+  Reply small = get("/api/model/list?max_vram=2");
+  ASSERT_EQ(small.status, 200);
+  EXPECT_LT(small.json()["count"].get<int>(), all.json()["count"].get<int>());
+  EXPECT_EQ(get("/api/model/list?purpose=fastest").status, 400);
+  EXPECT_EQ(get("/api/model/list?max_vram=lots").status, 400);
+  EXPECT_EQ(get("/api/model/list?installed_only=maybe").status, 400);
+
+  // current and switch.
+  Reply none = get("/api/model/current");
+  ASSERT_EQ(none.status, 200);
+  EXPECT_TRUE(none.json()["current_model"].is_null()) << none.body;
+  EXPECT_EQ(post("/api/model/switch", {{"model", "no-such-model"}}).status, 404);
+  Reply absent = post("/api/model/switch", {{"model", not_installed}});
+  EXPECT_EQ(absent.status, 409) << absent.body;
+  EXPECT_NE(absent.body.find("/api/model/download"), std::string::npos) << absent.body;
+  EXPECT_EQ(post("/api/model/switch", Json::object()).status, 400);
+  Reply switched = post("/api/model/switch", {{"model", "chat"}});
+  ASSERT_EQ(switched.status, 200) << switched.body;
+  EXPECT_EQ(switched.json()["current_model"], "chat");
+  EXPECT_TRUE(switched.json()["previous_model"].is_null());
+  EXPECT_EQ(get("/api/model/current").json()["current_model"], "chat");
+
+  // download: a job whose id comes back at once, followed to its end.
+  EXPECT_EQ(post("/api/model/download", {{"model", "no-such-model"}}).status, 404);
+  EXPECT_EQ(post("/api/model/download", {{"model", "chat"}}).json()["status"], "installed");
+  Reply started = post("/api/model/download", {{"model", files.Url("/remote.gguf")}});
+  ASSERT_EQ(started.status, 202) << started.body;
+  const std::string job = started.json()["job"];
+  Json state;
+  for (int i = 0; i < 300; ++i) {
+    state = get("/api/jobs/" + job).json();
+    if (state.value("state", "") != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(state["state"], "succeeded") << state.dump();
+  EXPECT_NE(get("/api/jobs").body.find(job), std::string::npos);
+  EXPECT_EQ(get("/api/jobs/job-999").status, 404);
+  EXPECT_EQ(Http(port, "DELETE", "/api/jobs/job-999").status, 404);
+  EXPECT_GT(get("/api/model/list?installed_only=true").json()["count"].get<int>(),
+            installed.json()["count"].get<int>());
+
+  // recommend: tiers by memory and priority; 0 GB means no GPU.
+  Reply cpu = post("/api/model/recommend", {{"available_vram_gb", 0}, {"priority", "speed"}});
+  ASSERT_EQ(cpu.status, 200) << cpu.body;
+  EXPECT_EQ(cpu.json()["priority"], "speed");
+  EXPECT_TRUE(cpu.json()["recommendation"]["gpu_budgets"].empty()) << cpu.body;
+  Reply big = post("/api/model/recommend", {{"available_vram_gb", 80}, {"priority", "quality"}});
+  ASSERT_EQ(big.status, 200) << big.body;
+  EXPECT_EQ(big.json()["priority"], "quality");
+  EXPECT_EQ(big.json()["recommendation"]["gpu_budgets"].size(), 1u) << big.body;
+  EXPECT_FALSE(big.json()["recommended_model"].is_null());
+  EXPECT_EQ(post("/api/model/recommend", {{"priority", "fastest"}}).status, 400);
+  EXPECT_EQ(post("/api/model/recommend", {{"available_vram_gb", -1}}).status, 400);
+
+  // statistics after a request.
+  EXPECT_EQ(get("/api/model/statistics").status, 400);
+  EXPECT_EQ(get("/api/model/statistics?model=no-such-model").status, 404);
+  ASSERT_EQ(post("/api/chat", Chat("chat", "hi", 2)).status, 200);
+  Reply stats = get("/api/model/statistics?model=chat");
+  ASSERT_EQ(stats.status, 200) << stats.body;
+  EXPECT_GE(stats.json()["usage_count"].get<int>(), 1);
+  EXPECT_EQ(stats.json()["success_rate"], 1.0);
+  EXPECT_GT(stats.json()["avg_inference_time"].get<double>(), 0);
+  EXPECT_FALSE(stats.json()["last_used"].is_null());
+
+  Reply hw = get("/api/hardware");
+  ASSERT_EQ(hw.status, 200);
+  EXPECT_TRUE(hw.json().contains("cpu")) << hw.body;
+}
+
+TEST_F(ServeTest, TheManagementApiWritesAreOffWithNoWrites) {
+  MakeModel("chat");
+  uint16_t port = Start({"--no-writes"});
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  EXPECT_EQ(Http(port, "POST", "/api/model/switch", R"({"model":"chat"})").status, 403);
+  EXPECT_EQ(Http(port, "POST", "/api/model/download", R"({"model":"chat"})").status, 403);
+  EXPECT_EQ(Http(port, "GET", "/api/model/list").status, 200);
 }
 
 TEST_F(ServeTest, SigtermDuringAPullAndTheNextPullResumes) {

@@ -147,9 +147,7 @@ Generation Generate(runtime::Scheduler::Lease& lease, std::string_view path, Jso
   Generation g;
   body["stream"] = true;
   body["stream_options"] = {{"include_usage", true}};
-  // An event after every batch of the prompt: the runner sees a closed
-  // connection when it writes one, not only at its once-a-second check.
-  body["return_progress"] = true;
+  if (WantsPromptProgress(body, lease.runner())) body["return_progress"] = true;
   auto reply = CallRunner(lease.runner(), path, body, res, [&](std::string_view data) {
     if (data == "[DONE]") return false;
     Json ev = Json::parse(data, nullptr, false);

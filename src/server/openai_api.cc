@@ -55,9 +55,6 @@ void Server::OpenAiChat(Call& call) {
   if (stream) {
     client_usage = body.value("stream_options", Json::object()).value("include_usage", false);
     body["stream_options"] = {{"include_usage", true}};
-    // Progress events while the prompt is processed (dropped here, never
-    // sent on): the runner sees a closed connection when it writes one.
-    body["return_progress"] = true;
   }
   body["model"] = plan->display;
   // A model preset's defaults where the request has none.
@@ -83,6 +80,8 @@ void Server::OpenAiChat(Call& call) {
     return call.OpenAiError(lease.status());
   }
   const int64_t load_us = lease->loaded_now() ? lease->load_duration().count() / 1000 : 0;
+  // Progress events (dropped below, never sent on) for a long prompt.
+  if (stream && WantsPromptProgress(body, lease->runner())) body["return_progress"] = true;
   runtime::Timings timings;
   int64_t first_ns = 0;
   bool began = false;
@@ -204,18 +203,8 @@ void Server::OpenAiModels(Call& call) {
 
 void Server::OpenAiModel(Call& call) {
   // The id as clients encode it in the path ("qwen3%3Alatest").
-  std::string_view raw = call.req.Path().substr(std::string_view("/v1/models/").size());
-  std::string id;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '%' && i + 2 < raw.size() &&
-        std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
-      id += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      id += raw[i];
-    }
-  }
+  const std::string id =
+      PercentDecode(call.req.Path().substr(std::string_view("/v1/models/").size()));
   auto listed = ListModels();
   if (!listed.ok()) return call.OpenAiError(listed.status());
   for (const ServedModel& m : *listed) {

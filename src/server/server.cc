@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 
@@ -235,6 +237,41 @@ std::string Server::Metrics::Render(const runtime::Scheduler& scheduler) const {
   return out;
 }
 
+std::string PercentDecode(std::string_view raw) {
+  std::string out;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '%' && i + 2 < raw.size() &&
+        std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += raw[i];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> Server::Call::QueryParam(std::string_view key) const {
+  std::string_view query = req.Query();
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = pair.find('=');
+    std::string name = PercentDecode(pair.substr(0, eq));
+    if (name != key) continue;
+    std::string value(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    std::replace(value.begin(), value.end(), '+', ' ');
+    return PercentDecode(value);
+  }
+  return std::nullopt;
+}
+
+bool WantsPromptProgress(const Json& body, const runtime::Runner& runner) {
+  return body.dump().size() > runner.config().n_ubatch;
+}
+
 // ---------------------------------------------------------------- Server
 
 Server::Server(app::App* app, ServeOptions options)
@@ -265,6 +302,16 @@ Server::Server(app::App* app, ServeOptions options)
       {"POST", "/v1/embeddings", false, &Server::OpenAiEmbeddings},
       {"GET", "/v1/models", false, &Server::OpenAiModels},
       {"GET", "/v1/models/", false, &Server::OpenAiModel},
+      {"GET", "/api/model/list", false, &Server::ModelList},
+      {"GET", "/api/model/current", false, &Server::ModelCurrent},
+      {"POST", "/api/model/switch", true, &Server::ModelSwitch},
+      {"POST", "/api/model/download", true, &Server::ModelDownload},
+      {"POST", "/api/model/recommend", false, &Server::ModelRecommend},
+      {"GET", "/api/model/statistics", false, &Server::ModelStatistics},
+      {"GET", "/api/jobs", false, &Server::Jobs},
+      {"GET", "/api/jobs/", false, &Server::Job},
+      {"DELETE", "/api/jobs/", true, &Server::Job},
+      {"GET", "/api/hardware", false, &Server::HardwareRoute},
   };
 }
 

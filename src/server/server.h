@@ -108,6 +108,16 @@ class Server {
   void OpenAiEmbeddings(Call& call);
   void OpenAiModels(Call& call);
   void OpenAiModel(Call& call);
+  // The management API (manage_api.cc).
+  void ModelList(Call& call);
+  void ModelCurrent(Call& call);
+  void ModelSwitch(Call& call);
+  void ModelDownload(Call& call);
+  void ModelRecommend(Call& call);
+  void ModelStatistics(Call& call);
+  void Jobs(Call& call);
+  void Job(Call& call);
+  void HardwareRoute(Call& call);
   // Hangar's own.
   void Root(Call& call);
   void Health(Call& call);

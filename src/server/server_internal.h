@@ -19,6 +19,16 @@ namespace hangar::server {
 using Json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
+// "%41b" -> "Ab" (an escape that is not two hex digits stays as it is).
+std::string PercentDecode(std::string_view text);
+
+// Whether to ask a runner for prompt-progress events (return_progress): one
+// after every batch of the prompt lets it see a closed connection then, not
+// only at its once-a-second check, but they cost throughput (about 5% with 8
+// short streams, bench/serve). So only for a request that may take more
+// than one batch: one of more bytes than a batch has tokens (server.cc).
+bool WantsPromptProgress(const Json& body, const runtime::Runner& runner);
+
 // A model preset's system prompt first in `messages` (OpenAI's shape) when
 // they have none of their own (ollama_api.cc).
 void AddPresetSystem(const std::optional<ModelPreset>& preset, Json& messages);
@@ -31,6 +41,9 @@ struct Server::Call {
   std::string model;  // for the access log
   Json body;
 
+  // The query string's value for `key` ("a+b%21" -> "a b!"); nullopt when
+  // it has none.
+  std::optional<std::string> QueryParam(std::string_view key) const;
   // Parses the body as a JSON object; on failure answers 400 (Ollama's
   // shape, or OpenAI's when `openai`) and returns false.
   bool ParseBody(bool openai = false);

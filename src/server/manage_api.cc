@@ -1,0 +1,237 @@
+// The management API (/api/model/*, the model-management specification's
+// routes) and Hangar's own (/api/jobs, /api/hardware): thin over app/, the
+// same use cases as the CLI.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "catalog/catalog_entry.h"
+#include "fit/recommend.h"
+#include "hardware/hardware.h"
+#include "runtime/usage_store.h"
+#include "server/server_internal.h"
+
+namespace hangar::server {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+Json JobJson(const app::JobInfo& job) {
+  Json j = {{"id", job.id},
+            {"kind", job.kind},
+            {"title", job.title},
+            {"state", std::string(app::JobStateName(job.state))},
+            {"started", Rfc3339(std::chrono::system_clock::time_point(
+                            std::chrono::seconds(job.started_unix)))}};
+  if (job.finished_unix != 0) {
+    j["finished"] =
+        Rfc3339(std::chrono::system_clock::time_point(std::chrono::seconds(job.finished_unix)));
+  }
+  if (!job.status.ok()) j["error"] = job.status.message();
+  if (!job.result.empty()) j["result"] = job.result;
+  if (job.last) {
+    j["status"] = job.last->status;
+    if (job.last->total > 0) {
+      j["completed"] = job.last->completed;
+      j["total"] = job.last->total;
+    }
+  }
+  return j;
+}
+
+// A number of GB from a query string or JSON ("8", "8.5"); nullopt when
+// absent. InvalidArgument naming `name` for anything else or a negative one.
+Result<std::optional<double>> Gigabytes(std::string_view name, const std::optional<std::string>& text) {
+  if (!text || text->empty()) return std::optional<double>();
+  double v = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (ec != std::errc() || end != text->data() + text->size() || !(v >= 0) || !std::isfinite(v)) {
+    return InvalidArgumentError(
+        fmt::format("{} must be a number of GB, 0 or more, got \"{}\"", name, *text));
+  }
+  return std::optional<double>(v);
+}
+
+Result<bool> Flag(std::string_view name, const std::optional<std::string>& text) {
+  if (!text || text->empty()) return false;
+  if (*text == "true" || *text == "1" || *text == "yes") return true;
+  if (*text == "false" || *text == "0" || *text == "no") return false;
+  return InvalidArgumentError(fmt::format("{} must be true or false, got \"{}\"", name, *text));
+}
+
+}  // namespace
+
+// GET /api/model/list?purpose=&max_vram=&installed_only=&tag=
+void Server::ModelList(Call& call) {
+  app::ListQuery q;
+  auto installed_only = Flag("installed_only", call.QueryParam("installed_only"));
+  if (!installed_only.ok()) return call.Error(installed_only.status());
+  q.scope = *installed_only ? app::ListQuery::Scope::kInstalled : app::ListQuery::Scope::kAll;
+  if (auto purpose = call.QueryParam("purpose"); purpose && !purpose->empty()) {
+    auto p = ParsePurpose(*purpose);
+    if (!p.ok()) return call.Error(400, "purpose: " + p.status().message());
+    q.filter.purpose = *p;
+  }
+  auto vram = Gigabytes("max_vram", call.QueryParam("max_vram"));
+  if (!vram.ok()) return call.Error(vram.status());
+  if (*vram) q.filter.max_vram_bytes = static_cast<uint64_t>(**vram * kGiB);
+  if (auto tag = call.QueryParam("tag")) q.filter.tag = *tag;
+  auto listed = app_->models().ListModels(q);
+  if (!listed.ok()) return call.Error(listed.status());
+  Json models = Json::array();
+  for (const app::ModelView& v : *listed) models.push_back(app::ToJson(v));
+  call.Send(200, Json{{"models", models}, {"count", models.size()}});
+}
+
+// GET /api/model/current
+void Server::ModelCurrent(Call& call) {
+  auto current = app_->models().DefaultModel();
+  if (!current.ok()) return call.Error(current.status());
+  Json out = {{"current_model", *current ? Json(**current) : Json(nullptr)}};
+  if (*current) {
+    if (auto view = app_->models().Info(**current); view.ok()) out["model"] = app::ToJson(*view);
+  }
+  call.Send(200, out);
+}
+
+// POST /api/model/switch {"model"}
+void Server::ModelSwitch(Call& call) {
+  if (!call.ParseBody()) return;
+  call.model = call.body.value("model", "");
+  if (call.model.empty()) return call.Error(400, "model is required");
+  auto view = app_->models().Info(call.model);
+  if (!view.ok()) return call.Error(view.status());
+  if (!view->installed) {
+    return call.Error(409, fmt::format("{} is not installed; download it first: POST "
+                                       "/api/model/download {{\"model\": \"{}\"}} (or hangar pull {})",
+                                       view->entry.id, view->entry.id, view->entry.id));
+  }
+  auto previous = app_->models().DefaultModel();
+  if (!previous.ok()) return call.Error(previous.status());
+  auto id = app_->models().SetDefaultModel(call.model);
+  if (!id.ok()) return call.Error(id.status());
+  call.Send(200, Json{{"success", true},
+                      {"current_model", *id},
+                      {"previous_model", *previous ? Json(**previous) : Json(nullptr)}});
+}
+
+// POST /api/model/download {"model"}: a pull job, its id at once.
+void Server::ModelDownload(Call& call) {
+  if (!call.ParseBody()) return;
+  call.model = call.body.value("model", "");
+  if (call.model.empty()) return call.Error(400, "model is required");
+  // A name nobody knows is refused now rather than failing in the job;
+  // repositories and URLs are only known by asking their hub (in the job).
+  auto view = app_->models().Info(call.model);
+  const bool remote = call.model.find('/') != std::string::npos;
+  if (!view.ok() && !remote) return call.Error(view.status());
+  if (view.ok() && view->installed) {
+    return call.Send(200, Json{{"model", view->entry.id}, {"status", "installed"}});
+  }
+  app::PullQuery q;
+  q.ref = call.model;
+  const std::string job = app_->pulls().StartPull(q);
+  call.Send(202, Json{{"job", job},
+                      {"model", view.ok() ? view->entry.id : call.model},
+                      {"status", "started"},
+                      {"follow", fmt::format("/api/jobs/{}", job)}});
+}
+
+// POST /api/model/recommend {"available_vram_gb", "priority"}
+void Server::ModelRecommend(Call& call) {
+  if (!call.ParseBody()) return;
+  const Json& b = call.body;
+  app::RecommendQuery q;
+  if (auto v = b.find("available_vram_gb"); v != b.end() && !v->is_null()) {
+    if (!v->is_number() || v->get<double>() < 0) {
+      return call.Error(400, "available_vram_gb must be a number of GB, 0 (no GPU) or more");
+    }
+    q.machine.vram = static_cast<uint64_t>(v->get<double>() * kGiB);
+  }
+  if (auto p = b.find("priority"); p != b.end() && !p->is_null()) {
+    auto purpose = p->is_string() ? ParsePurpose(p->get<std::string>())
+                                  : Result<Purpose>(InvalidArgumentError("not a string"));
+    if (!purpose.ok() || *purpose == Purpose::kSpecialized) {
+      return call.Error(400, "priority must be speed, balanced or quality");
+    }
+    q.options.purpose = *purpose;
+  }
+  q.options.installed_only = b.value("installed_only", false);
+  auto r = app_->fit().Recommend(q);
+  if (!r.ok()) return call.Error(r.status());
+  Json detail = ToJson(*r);
+  Json best = detail["candidates"].empty() ? Json(nullptr) : detail["candidates"][0];
+  call.Send(200, Json{{"recommended_model", best.is_null() ? Json(nullptr) : best["id"]},
+                      {"priority", std::string(PurposeName(r->purpose))},
+                      {"recommendation", detail}});
+}
+
+// GET /api/model/statistics?model=
+void Server::ModelStatistics(Call& call) {
+  auto model = call.QueryParam("model");
+  if (!model || model->empty()) return call.Error(400, "model is required (?model=NAME)");
+  call.model = *model;
+  auto view = app_->models().Info(*model);
+  auto stats = app_->usage().Stats(*model);
+  if (!view.ok() && (!stats.ok() || stats->empty())) return call.Error(view.status());
+  if (!stats.ok()) return call.Error(stats.status());
+  int64_t uses = 0, successes = 0, failures = 0, timed = 0, last = 0;
+  double sum_ms = 0, min_ms = 0, max_ms = 0;
+  Json by_backend = Json::array();
+  for (const runtime::ModelStats& s : *stats) {
+    uses += s.uses;
+    successes += s.successes;
+    failures += s.failures;
+    if (s.infer_count > 0) {
+      min_ms = timed == 0 ? s.infer_ms_min : std::min(min_ms, s.infer_ms_min);
+      max_ms = std::max(max_ms, s.infer_ms_max);
+      sum_ms += s.infer_ms_avg * static_cast<double>(s.infer_count);
+      timed += s.infer_count;
+    }
+    last = std::max(last, s.last_used);
+    by_backend.push_back(runtime::ToJson(s));
+  }
+  call.Send(
+      200,
+      Json{{"model", view.ok() ? view->entry.id : *model},
+           {"usage_count", uses},
+           {"success_count", successes},
+           {"failure_count", failures},
+           {"success_rate", uses > 0 ? static_cast<double>(successes) / uses : 0.0},
+           {"avg_inference_time", timed > 0 ? sum_ms / timed / 1000 : 0.0},
+           {"min_inference_time", min_ms / 1000},
+           {"max_inference_time", max_ms / 1000},
+           {"last_used", last > 0 ? Json(Rfc3339(std::chrono::system_clock::time_point(
+                                        std::chrono::seconds(last))))
+                                  : Json(nullptr)},
+           {"by_backend", by_backend}});
+}
+
+// GET /api/jobs, GET /api/jobs/{id}, DELETE /api/jobs/{id} (cancel).
+void Server::Jobs(Call& call) {
+  Json list = Json::array();
+  for (const app::JobInfo& job : app_->jobs().List()) list.push_back(JobJson(job));
+  call.Send(200, Json{{"jobs", list}});
+}
+
+void Server::Job(Call& call) {
+  const std::string id = PercentDecode(call.req.Path().substr(std::string_view("/api/jobs/").size()));
+  if (call.req.method == "DELETE") {
+    Status s = app_->jobs().Cancel(id);
+    if (!s.ok()) return call.Error(s);
+  }
+  auto job = app_->jobs().Get(id);
+  if (!job.ok()) return call.Error(job.status());
+  call.Send(200, JobJson(*job));
+}
+
+// GET /api/hardware
+void Server::HardwareRoute(Call& call) {
+  auto hw = app_->fit().Hardware();
+  if (!hw.ok()) return call.Error(hw.status());
+  call.Send(200, ToJson(**hw));
+}
+
+}  // namespace hangar::server
