@@ -952,6 +952,71 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   EXPECT_TRUE(hw.json().contains("cpu")) << hw.body;
 }
 
+// /api/events: one stream with a job's progress (bytes, speed, ETA) and its
+// end, a runner's load and unload, and a resource sample every second.
+TEST_F(ServeTest, OneEventStreamCarriesJobsRunnersAndResources) {
+  MakeModel("chat");
+  fs::path file = home_ / "remote.gguf";
+  auto made = testing::RunProcess({HANGAR_MKMODEL_BIN, "--arch", "llama", "--type", "f32",
+                                   "--layers", "2", "--embd", "256", "--vocab", "llama-spm",
+                                   "--out", file.string()},
+                                  env_);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  testing::TestHttpServer files;
+  testing::FileOptions slow;
+  slow.bytes_per_second = 4 << 20;
+  files.AddFile("/remote.gguf", ReadFile(file), slow);
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  Stream events(port, "GET", "/api/events", "");
+  ASSERT_EQ(events.status(), 200);
+  EXPECT_EQ(events.Header("Content-Type"), "text/event-stream");
+  Reply started = Http(port, "POST", "/api/model/download",
+                       Json{{"model", files.Url("/remote.gguf")}}.dump());
+  ASSERT_EQ(started.status, 202) << started.body;
+  const std::string job = started.json()["job"];
+  ASSERT_EQ(Http(port, "POST", "/api/chat", Chat("chat", "hi", 2).dump()).status, 200);
+  ASSERT_EQ(Http(port, "POST", "/api/generate", R"({"model":"chat","keep_alive":0})").status, 200);
+
+  bool speed = false, done = false, loaded = false, unloaded = false;
+  int samples = 0;
+  std::string type;
+  Json sample;
+  while (!(speed && done && loaded && unloaded && samples >= 2)) {
+    auto line = events.Line();
+    ASSERT_TRUE(line) << "the stream ended; speed " << speed << " done " << done << " loaded "
+                      << loaded << " unloaded " << unloaded << " samples " << samples;
+    if (line->rfind("event: ", 0) == 0) type = line->substr(7);
+    if (line->rfind("data: ", 0) != 0) continue;
+    Json data = Json::parse(line->substr(6));
+    if (type == "job" && data["id"] == job) {
+      if (data.contains("speed")) {
+        speed = true;
+        EXPECT_GT(data["speed"].get<double>(), 0);
+        EXPECT_TRUE(data.contains("eta_seconds"));
+        EXPECT_GT(data["total"].get<uint64_t>(), 0u);
+      }
+      if (data["state"] == "succeeded") done = true;
+    } else if (type == "runner" && data["model"] == "chat") {
+      const std::string what = data["what"];
+      loaded |= what.rfind("loaded in ", 0) == 0;
+      unloaded |= what.rfind("unloaded", 0) == 0;
+    } else if (type == "resources") {
+      ++samples;
+      sample = data;
+    }
+  }
+  EXPECT_TRUE(sample.contains("cpu_busy")) << sample.dump();
+  EXPECT_GT(sample["memory"]["total"].get<uint64_t>(), 0u);
+  EXPECT_GT(sample["disk"]["free"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(sample["gpus"].is_array());
+  EXPECT_TRUE(sample["runners"].is_array());
+  // The stream ends with the server.
+  auto [code, seconds] = Terminate();
+  EXPECT_EQ(code, 0);
+  EXPECT_LT(seconds, 5.0);
+}
+
 TEST_F(ServeTest, TheManagementApiWritesAreOffWithNoWrites) {
   MakeModel("chat");
   uint16_t port = Start({"--no-writes"});

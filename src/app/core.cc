@@ -69,13 +69,18 @@ Result<bool> Core::HasDb() {
 Result<const HardwareInfo*> Core::hardware() {
   RETURN_IF_ERROR(Init());
   std::call_once(hardware_once_, [this] {
-    ProbeOptions options;
-    options.root = deps_.hardware_root;
-    options.nvml = deps_.nvml.get();
-    options.disk_path = paths_->data_dir;
-    hardware_ = std::make_unique<HardwareInfo>(ProbeHardware(options));
+    hardware_ = std::make_unique<HardwareInfo>(SampleHardware().value());
   });
   return hardware_.get();
+}
+
+Result<HardwareInfo> Core::SampleHardware() {
+  RETURN_IF_ERROR(Init());
+  ProbeOptions options;
+  options.root = deps_.hardware_root;
+  options.nvml = deps_.nvml.get();
+  options.disk_path = paths_->data_dir;
+  return ProbeHardware(options);
 }
 
 HttpClient& Core::http() {

@@ -83,6 +83,9 @@ class Core {
 
   // This machine, probed once per Core; disk space is that of the data folder.
   Result<const HardwareInfo*> hardware();
+  // A fresh probe (free memory, GPU memory and temperature, free disk change;
+  // hardware() keeps the first answer). A few milliseconds; not cached.
+  Result<HardwareInfo> SampleHardware();
 
   // Held around a read-modify-write of config.toml (profile and default
   // model changes), so two threads of this process never lose each other's

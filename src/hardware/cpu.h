@@ -48,6 +48,16 @@ struct CpuInfo {
 // kernel's machine name (see KernelInfo in os.h), copied into the result.
 CpuInfo ProbeCpu(const std::filesystem::path& root, std::string arch);
 
+// The machine's CPU time so far (the "cpu" line of root/proc/stat), in clock
+// ticks: how busy it was between two readings is BusyFraction(a, b).
+struct CpuTimes {
+  uint64_t busy = 0;  // user + nice + system + irq + softirq + steal
+  uint64_t idle = 0;  // idle + iowait
+};
+std::optional<CpuTimes> ReadCpuTimes(const std::filesystem::path& root);
+// 0 to 1; 0 when no time passed between the readings.
+double BusyFraction(const CpuTimes& before, const CpuTimes& after);
+
 namespace hardware_internal {
 
 // What /proc/cpuinfo alone says: vendor, model, logical cores (processor
@@ -56,6 +66,9 @@ namespace hardware_internal {
 // and model come from "CPU implementer"/"CPU part" (distinct parts joined with
 // " + " on big.LITTLE machines).
 CpuInfo ParseCpuinfo(std::string_view text);
+
+// The "cpu" line of /proc/stat; nullopt when it has none.
+std::optional<CpuTimes> ParseProcStat(std::string_view text);
 
 // The CPU numbers of a kernel CPU list such as "0-3,8,10-11".
 std::vector<int> ParseCpuList(std::string_view text);

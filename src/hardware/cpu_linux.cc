@@ -267,3 +267,44 @@ CpuInfo ProbeCpu(const std::filesystem::path& root, std::string arch) {
 }
 
 }  // namespace hangar
+
+namespace hangar {
+
+namespace hardware_internal {
+
+std::optional<CpuTimes> ParseProcStat(std::string_view text) {
+  if (text.rfind("cpu ", 0) != 0) return std::nullopt;
+  std::string_view line = text.substr(4, text.find('\n') - 4);
+  uint64_t v[8] = {};
+  int n = 0;
+  while (n < 8) {
+    line = TrimBlanks(line);
+    if (line.empty()) break;
+    size_t end = line.find(' ');
+    std::optional<uint64_t> field = ParseUnsigned(line.substr(0, end));
+    if (!field) return std::nullopt;
+    v[n++] = *field;
+    if (end == std::string_view::npos) break;
+    line.remove_prefix(end);
+  }
+  if (n < 4) return std::nullopt;
+  // user nice system idle iowait irq softirq steal
+  return CpuTimes{v[0] + v[1] + v[2] + v[5] + v[6] + v[7], v[3] + v[4]};
+}
+
+}  // namespace hardware_internal
+
+std::optional<CpuTimes> ReadCpuTimes(const std::filesystem::path& root) {
+  std::optional<std::string> text = hardware_internal::ReadProbeFile(root, "proc/stat");
+  if (!text) return std::nullopt;
+  return hardware_internal::ParseProcStat(*text);
+}
+
+double BusyFraction(const CpuTimes& before, const CpuTimes& after) {
+  if (after.busy < before.busy || after.idle < before.idle) return 0;
+  const uint64_t busy = after.busy - before.busy;
+  const uint64_t total = busy + (after.idle - before.idle);
+  return total == 0 ? 0 : static_cast<double>(busy) / static_cast<double>(total);
+}
+
+}  // namespace hangar

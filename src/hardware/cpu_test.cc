@@ -109,6 +109,26 @@ TEST(ParseCpuinfoTest, Table) {
   }
 }
 
+TEST(CpuTimesTest, ProcStatAndBusyFraction) {
+  using hardware_internal::ParseProcStat;
+  auto t = ParseProcStat("cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 50 2 25 400 20 1 1 0 0 0\n");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->busy, 100u + 5 + 50 + 3 + 2 + 0);
+  EXPECT_EQ(t->idle, 800u + 40);
+  EXPECT_FALSE(ParseProcStat("intr 1 2 3\n"));
+  EXPECT_FALSE(ParseProcStat("cpu  1 x 3 4\n"));
+  EXPECT_FALSE(ParseProcStat("cpu  1 2\n"));
+  EXPECT_DOUBLE_EQ(BusyFraction({100, 300}, {150, 350}), 0.5);
+  EXPECT_DOUBLE_EQ(BusyFraction({100, 300}, {100, 300}), 0.0);
+  EXPECT_DOUBLE_EQ(BusyFraction({100, 300}, {90, 400}), 0.0);  // counters went back: no answer
+  TempTree tree;
+  tree.Write("proc/stat", "cpu  10 0 10 80 0 0 0 0\n");
+  auto read = ReadCpuTimes(tree.root());
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->busy, 20u);
+  EXPECT_FALSE(ReadCpuTimes(tree.root() / "nowhere"));
+}
+
 TEST(ParseCpuListTest, Table) {
   EXPECT_THAT(ParseCpuList("0-3\n"), ElementsAre(0, 1, 2, 3));
   EXPECT_THAT(ParseCpuList("0,2-3,8"), ElementsAre(0, 2, 3, 8));

@@ -6,9 +6,14 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include "catalog/catalog_entry.h"
 #include "fit/recommend.h"
+#include "hardware/cpu.h"
 #include "hardware/hardware.h"
 #include "runtime/usage_store.h"
 #include "server/server_internal.h"
@@ -225,6 +230,114 @@ void Server::Job(Call& call) {
   auto job = app_->jobs().Get(id);
   if (!job.ok()) return call.Error(job.status());
   call.Send(200, JobJson(*job));
+}
+
+// GET /api/events: one Server-Sent Events stream of everything that
+// changes, so that no page polls: "job" (progress with bytes, speed and ETA,
+// then the final state), "runner" (loads, unloads, faults: the scheduler's
+// events) and "resources" every second (CPU busy fraction, memory, GPUs with
+// their memory and temperature, the store's disk, the loaded runners).
+void Server::Events(Call& call) {
+  if (!call.res.Begin(200, "text/event-stream", {{"Cache-Control", "no-store"}})) return;
+  struct Progress {
+    SteadyClock::time_point at;
+    uint64_t completed = 0;
+    double speed = 0;  // bytes/s, smoothed
+  };
+  std::mutex mu;
+  std::deque<std::string> queue;
+  std::map<std::string, Progress> progress;  // by job id
+  auto token = app_->jobs().Subscribe([&](const app::JobInfo& info, const app::JobEvent* ev) {
+    Json j = JobJson(info);
+    std::lock_guard lock(mu);
+    if (ev != nullptr) {
+      j["status"] = ev->status;
+      if (ev->total > 0) {
+        j["completed"] = ev->completed;
+        j["total"] = ev->total;
+        auto now = SteadyClock::now();
+        auto [it, fresh] = progress.try_emplace(info.id, Progress{now, ev->completed, 0});
+        const double dt = std::chrono::duration<double>(now - it->second.at).count();
+        if (!fresh && dt >= 0.2 && ev->completed >= it->second.completed) {
+          const double rate = (ev->completed - it->second.completed) / dt;
+          it->second.speed = it->second.speed == 0 ? rate : 0.7 * it->second.speed + 0.3 * rate;
+          it->second.at = now;
+          it->second.completed = ev->completed;
+        }
+        if (it->second.speed > 0) {
+          j["speed"] = it->second.speed;
+          j["eta_seconds"] = (ev->total - std::min(ev->completed, ev->total)) / it->second.speed;
+        }
+      }
+    } else {
+      progress.erase(info.id);
+    }
+    queue.push_back("event: job\ndata: " + j.dump() + "\n\n");
+  });
+  size_t runner_events = scheduler_->Events().size();  // only what happens from now on
+  std::optional<CpuTimes> cpu = ReadCpuTimes(app_->core().deps().hardware_root);
+  auto next_sample = SteadyClock::now();
+  bool open = true;
+  while (open && !call.res.stopping()->load()) {
+    std::deque<std::string> out;
+    {
+      std::lock_guard lock(mu);
+      out.swap(queue);
+    }
+    std::vector<runtime::SchedulerEvent> events = scheduler_->Events();
+    if (events.size() < runner_events) runner_events = 0;  // the history was trimmed
+    for (size_t i = runner_events; i < events.size(); ++i) {
+      out.push_back("event: runner\ndata: " +
+                    Json{{"model", events[i].model},
+                         {"what", events[i].what},
+                         {"at", Rfc3339(events[i].at)}}
+                        .dump() +
+                    "\n\n");
+    }
+    runner_events = events.size();
+    if (SteadyClock::now() >= next_sample) {
+      next_sample += std::chrono::seconds(1);
+      Json sample = {{"at", Rfc3339(std::chrono::system_clock::now())}};
+      std::optional<CpuTimes> now_cpu = ReadCpuTimes(app_->core().deps().hardware_root);
+      if (cpu && now_cpu) sample["cpu_busy"] = BusyFraction(*cpu, *now_cpu);
+      cpu = now_cpu;
+      if (auto hw = app_->core().SampleHardware(); hw.ok()) {
+        sample["memory"] = {{"total", hw->memory.total}, {"available", hw->memory.available}};
+        Json gpus = Json::array();
+        for (const GpuInfo& g : hw->gpus) {
+          Json gj = {{"index", g.index}, {"name", g.name}, {"vram_total", g.vram_total}};
+          if (g.vram_free) gj["vram_free"] = *g.vram_free;
+          if (g.temperature_c) gj["temperature_c"] = *g.temperature_c;
+          gpus.push_back(std::move(gj));
+        }
+        sample["gpus"] = gpus;
+        if (hw->disk) {
+          sample["disk"] = {{"path", hw->disk->path.string()},
+                            {"total", hw->disk->total},
+                            {"free", hw->disk->free}};
+        }
+      }
+      Json runners = Json::array();
+      for (const runtime::LoadedRunner& r : scheduler_->Loaded()) {
+        uint64_t bytes = 0;
+        for (uint64_t m : r.memory) bytes += m;
+        runners.push_back({{"model", r.name},
+                           {"pid", r.pid},
+                           {"memory", bytes},
+                           {"in_flight", r.in_flight},
+                           {"slots", r.parallel},
+                           {"loading", r.loading}});
+      }
+      sample["runners"] = runners;
+      out.push_back("event: resources\ndata: " + sample.dump() + "\n\n");
+    }
+    for (const std::string& e : out) {
+      if (!(open = call.res.Write(e))) break;
+    }
+    if (open && call.res.ClientGone()) open = false;
+    if (open) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  app_->jobs().Unsubscribe(token);
 }
 
 // GET /api/hardware

@@ -312,6 +312,7 @@ Server::Server(app::App* app, ServeOptions options)
       {"GET", "/api/jobs/", false, &Server::Job},
       {"DELETE", "/api/jobs/", true, &Server::Job},
       {"GET", "/api/hardware", false, &Server::HardwareRoute},
+      {"GET", "/api/events", false, &Server::Events},
   };
 }
 

@@ -118,6 +118,7 @@ class Server {
   void Jobs(Call& call);
   void Job(Call& call);
   void HardwareRoute(Call& call);
+  void Events(Call& call);
   // Hangar's own.
   void Root(Call& call);
   void Health(Call& call);
