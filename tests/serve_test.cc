@@ -950,6 +950,12 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   Reply hw = get("/api/hardware");
   ASSERT_EQ(hw.status, 200);
   EXPECT_TRUE(hw.json().contains("cpu")) << hw.body;
+  // The OpenAPI document of every route (checked against the routes by
+  // OpenApiTest).
+  Reply doc = get("/api/openapi.json");
+  ASSERT_EQ(doc.status, 200);
+  EXPECT_EQ(doc.json()["openapi"], "3.1.0");
+  EXPECT_TRUE(doc.json()["paths"].contains("/api/model/switch"));
 }
 
 // /api/events: one stream with a job's progress (bytes, speed, ETA) and its

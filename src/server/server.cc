@@ -274,9 +274,8 @@ bool WantsPromptProgress(const Json& body, const runtime::Runner& runner) {
 
 // ---------------------------------------------------------------- Server
 
-Server::Server(app::App* app, ServeOptions options)
-    : app_(app), options_(std::move(options)), metrics_(std::make_unique<Metrics>()) {
-  routes_ = {
+const std::vector<Server::Route>& Server::Routes() {
+  static const std::vector<Route> routes = {
       {"GET", "/", false, &Server::Root},
       {"HEAD", "/", false, &Server::Root},
       {"GET", "/health", false, &Server::Health},
@@ -313,8 +312,23 @@ Server::Server(app::App* app, ServeOptions options)
       {"DELETE", "/api/jobs/", true, &Server::Job},
       {"GET", "/api/hardware", false, &Server::HardwareRoute},
       {"GET", "/api/events", false, &Server::Events},
+      {"GET", "/api/openapi.json", false, &Server::OpenApi},
   };
+  return routes;
 }
+
+std::vector<std::pair<std::string, std::string>> Server::RouteList() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Route& r : Routes()) out.emplace_back(r.method, r.path);
+  return out;
+}
+
+void Server::OpenApi(Call& call) {
+  call.res.Send(200, "application/json; charset=utf-8", OpenApiDocument());
+}
+
+Server::Server(app::App* app, ServeOptions options)
+    : app_(app), options_(std::move(options)), metrics_(std::make_unique<Metrics>()) {}
 
 Server::~Server() { Stop(); }
 
@@ -370,7 +384,7 @@ void Server::Handle(const wire::HttpRequest& req, const Peer& peer, Response& re
   const std::string path(req.Path());
   const Route* route = nullptr;
   bool path_known = false;
-  for (const Route& r : routes_) {
+  for (const Route& r : Routes()) {
     bool match = r.path.back() == '/' && r.path.size() > 1
                      ? path.rfind(r.path, 0) == 0 && path.size() > r.path.size()
                      : path == r.path;

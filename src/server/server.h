@@ -69,11 +69,18 @@ class Server {
 
   runtime::Scheduler& scheduler() { return *scheduler_; }
 
+  // Every route as (method, path); a path ending in '/' is a prefix whose
+  // rest is one parameter ("/api/jobs/" is /api/jobs/{id}).
+  static std::vector<std::pair<std::string, std::string>> RouteList();
+  // The OpenAPI 3.1 document of every route (openapi.json, built in).
+  static std::string_view OpenApiDocument();
+
  private:
   struct Route;
   struct Call;
   class Metrics;
 
+  static const std::vector<Route>& Routes();
   void Handle(const wire::HttpRequest& request, const Peer& peer, Response& response);
 
   // Shared by the routes.
@@ -119,6 +126,7 @@ class Server {
   void Job(Call& call);
   void HardwareRoute(Call& call);
   void Events(Call& call);
+  void OpenApi(Call& call);
   // Hangar's own.
   void Root(Call& call);
   void Health(Call& call);
@@ -130,7 +138,6 @@ class Server {
   std::unique_ptr<runtime::Scheduler> scheduler_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Metrics> metrics_;
-  std::vector<Route> routes_;
   struct CachedPlan {
     uint64_t generation = 0;  // of the snapshot it was planned on
     app::ServePlan plan;
