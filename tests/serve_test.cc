@@ -556,11 +556,16 @@ TEST_F(ServeTest, BeyondLoopbackAKeyIsRequiredOnEveryRoute) {
   std::string out = ReadFile(out_);
   ASSERT_NE(out.find("listening on http://0.0.0.0:"), std::string::npos) << ReadFile(err_);
   port = static_cast<uint16_t>(std::stoi(out.substr(out.find("0.0.0.0:") + 8)));
-  for (const char* path : {"/", "/api/tags", "/api/version", "/v1/models", "/metrics", "/health"}) {
+  for (const char* path : {"/api/tags", "/api/version", "/v1/models", "/metrics", "/health",
+                           "/api/events", "/api/model/list"}) {
     Reply r = Http(port, "GET", path);
     EXPECT_EQ(r.status, 401) << path;
     EXPECT_EQ(r.Header("WWW-Authenticate"), "Bearer") << path;
   }
+  // The console's pages hold no data: they load without the key, and ask for it.
+  EXPECT_EQ(Http(port, "GET", "/", "", {{"Accept", "text/html"}, {"Accept-Encoding", "gzip"}}).status,
+            200);
+  EXPECT_EQ(Http(port, "GET", "/ui/app.js", "", {{"Accept-Encoding", "gzip"}}).status, 200);
   EXPECT_EQ(Http(port, "GET", "/api/tags", "", {{"Authorization", "Bearer wrong"}}).status, 401);
   Reply ok = Http(port, "GET", "/api/tags", "", {{"Authorization", "Bearer k3y-for-tests"}});
   EXPECT_EQ(ok.status, 200) << ok.body;

@@ -327,6 +327,7 @@ void Server::Events(Call& call) {
                            {"in_flight", r.in_flight},
                            {"slots", r.parallel},
                            {"loading", r.loading}});
+        if (r.expires_at) runners.back()["expires_at"] = Rfc3339(*r.expires_at);
       }
       sample["runners"] = runners;
       out.push_back("event: resources\ndata: " + sample.dump() + "\n\n");

@@ -98,7 +98,8 @@ bool OriginAllowed(std::string_view origin, const std::vector<std::string>& extr
 }
 
 std::optional<Refusal> Check(const SecurityOptions& options,
-                             const runtime::wire::HttpRequest& request, bool writes) {
+                             const runtime::wire::HttpRequest& request, bool writes,
+                             bool needs_key) {
   if (options.loopback_bind && !HostAllowed(request.Header("Host"), options.hostname)) {
     return Refusal{403, fmt::format("host \"{}\" is not allowed: this server answers only to "
                                     "localhost names",
@@ -111,7 +112,7 @@ std::optional<Refusal> Check(const SecurityOptions& options,
                                     origin)};
   }
   if (request.method == "OPTIONS") return std::nullopt;  // preflight: no credentials sent
-  if (!options.api_key.empty()) {
+  if (needs_key && !options.api_key.empty()) {
     std::string_view auth = request.Header("Authorization");
     constexpr std::string_view kBearer = "Bearer ";
     if (auth.size() <= kBearer.size() || Lower(auth.substr(0, kBearer.size())) != "bearer " ||

@@ -46,9 +46,12 @@ bool GlobMatch(std::string_view pattern, std::string_view text);
 // Constant-time comparison.
 bool SameSecret(std::string_view a, std::string_view b);
 
-// nullopt when `request` may go on; `writes` says the route changes the store.
+// nullopt when `request` may go on; `writes` says the route changes the store;
+// `needs_key` false for the console's pages (the Host and Origin checks
+// still apply).
 std::optional<Refusal> Check(const SecurityOptions& options,
-                             const runtime::wire::HttpRequest& request, bool writes);
+                             const runtime::wire::HttpRequest& request, bool writes,
+                             bool needs_key = true);
 // The CORS headers for an allowed Origin (none without one).
 runtime::wire::HeaderList CorsHeaders(std::string_view origin);
 

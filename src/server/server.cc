@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "server/server_internal.h"
+#include "server/web_assets.h"
 
 namespace hangar::server {
 namespace {
@@ -276,8 +277,9 @@ bool WantsPromptProgress(const Json& body, const runtime::Runner& runner) {
 
 const std::vector<Server::Route>& Server::Routes() {
   static const std::vector<Route> routes = {
-      {"GET", "/", false, &Server::Root},
-      {"HEAD", "/", false, &Server::Root},
+      {"GET", "/", false, &Server::Root, true},
+      {"HEAD", "/", false, &Server::Root, true},
+      {"GET", "/ui/", false, &Server::WebPage, true},
       {"GET", "/health", false, &Server::Health},
       {"GET", "/metrics", false, &Server::MetricsRoute},
       {"GET", "/api/version", false, &Server::OllamaVersion},
@@ -396,7 +398,8 @@ void Server::Handle(const wire::HttpRequest& req, const Peer& peer, Response& re
     }
   }
   res.AddHeader("X-Content-Type-Options", "nosniff");
-  auto refusal = Check(security_, req, route != nullptr && route->writes);
+  auto refusal = Check(security_, req, route != nullptr && route->writes,
+                       /*needs_key=*/route == nullptr || !route->page);
   if (!refusal && OriginAllowed(origin, security_.allowed_origins)) {
     for (auto& [k, v] : CorsHeaders(origin)) res.AddHeader(k, v);
   }
@@ -505,8 +508,44 @@ void Server::RecordUsage(const app::ServePlan& plan, runtime::RequestKind kind,
   OnRunnerChange();
 }
 
+// A browser gets the web console; anything else the plain answer Ollama's
+// clients expect.
 void Server::Root(Call& call) {
+  if (call.req.Header("Accept").find("text/html") != std::string_view::npos) {
+    return SendAsset(call, "/index.html");
+  }
   call.res.Send(200, "text/plain; charset=utf-8", "Hangar is running");
+}
+
+// /ui/<file>: the console's other files.
+void Server::WebPage(Call& call) {
+  SendAsset(call, call.req.Path().substr(std::string_view("/ui").size()));
+}
+
+void Server::SendAsset(Call& call, std::string_view path) {
+  const WebAsset* asset = nullptr;
+  for (const WebAsset& a : WebAssets()) {
+    if (a.path == path) asset = &a;
+  }
+  if (asset == nullptr) return call.Error(404, fmt::format("no file {} in the console", path));
+  wire::HeaderList headers = {{"ETag", std::string(asset->etag)},
+                              {"Cache-Control", "no-cache"},
+                              {"Vary", "Accept-Encoding"}};
+  if (asset->mime.rfind("text/html", 0) == 0) {
+    headers.emplace_back("Content-Security-Policy",
+                         "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                         "base-uri 'none'; form-action 'none'");
+    headers.emplace_back("Referrer-Policy", "no-referrer");
+  }
+  if (call.req.Header("If-None-Match") == asset->etag) {
+    call.res.Send(304, "", "", std::move(headers));
+    return;
+  }
+  if (call.req.Header("Accept-Encoding").find("gzip") == std::string_view::npos) {
+    return call.Error(406, "the console is served gzip-compressed; this client does not accept gzip");
+  }
+  headers.emplace_back("Content-Encoding", "gzip");
+  call.res.Send(200, asset->mime, asset->gzip, std::move(headers));
 }
 
 void Server::Health(Call& call) {

@@ -129,6 +129,8 @@ class Server {
   void OpenApi(Call& call);
   // Hangar's own.
   void Root(Call& call);
+  void WebPage(Call& call);
+  void SendAsset(Call& call, std::string_view path);
   void Health(Call& call);
   void MetricsRoute(Call& call);
 

@@ -64,6 +64,9 @@ struct Server::Route {
   std::string path;  // exact, or a prefix when it ends with '/'
   bool writes = false;
   void (Server::*handler)(Call&);
+  // A page of the web console: open without the API key (it holds no data;
+  // the console asks for the key and sends it with its API calls).
+  bool page = false;
 };
 
 // Prometheus counters and histograms.
