@@ -893,6 +893,17 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   EXPECT_EQ(get("/api/model/list?purpose=fastest").status, 400);
   EXPECT_EQ(get("/api/model/list?max_vram=lots").status, 400);
   EXPECT_EQ(get("/api/model/list?installed_only=maybe").status, 400);
+  // Large answers go gzip-compressed to a client that accepts it.
+  Reply zipped = Http(port, "GET", "/api/model/list", "", {{"Accept-Encoding", "gzip, deflate"}});
+  ASSERT_EQ(zipped.status, 200);
+  EXPECT_EQ(zipped.Header("Content-Encoding"), "gzip");
+  ASSERT_GT(zipped.body.size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(zipped.body[0]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(zipped.body[1]), 0x8b);
+  EXPECT_LT(zipped.body.size() * 5, all.body.size());
+  EXPECT_EQ(Http(port, "GET", "/api/model/list", "", {{"Accept-Encoding", "gzip;q=0"}}).Header(
+                "Content-Encoding"),
+            "");
 
   // current and switch.
   Reply none = get("/api/model/current");
