@@ -963,6 +963,50 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   EXPECT_GT(stats.json()["avg_inference_time"].get<double>(), 0);
   EXPECT_FALSE(stats.json()["last_used"].is_null());
 
+  // fit and inspect, of an installed model and of a catalog one (its header
+  // cannot be read here: no network) .
+  Reply fit = get("/api/model/fit?model=chat&ctx=1024");
+  ASSERT_EQ(fit.status, 200) << fit.body;
+  EXPECT_EQ(fit.json()["requested"]["n_ctx"], 1024) << fit.body;
+  EXPECT_TRUE(fit.json()["requested"]["fits"].get<bool>()) << fit.body;
+  EXPECT_GE(fit.json()["largest"]["n_ctx"].get<int>(), 1024);
+  EXPECT_EQ(get("/api/model/fit?model=chat&ctx=lots").status, 400);
+  EXPECT_EQ(get("/api/model/fit?model=no-such-model").status, 404);
+  Reply inspected = get("/api/model/inspect?model=chat");
+  ASSERT_EQ(inspected.status, 200) << inspected.body;
+  EXPECT_EQ(inspected.json()["architecture"], "qwen3") << inspected.body;
+  EXPECT_EQ(get("/api/model/inspect").status, 400);
+
+  // delete: never the current model; another installed one goes.
+  Reply current_delete = post("/api/model/delete", {{"model", "chat"}});
+  EXPECT_EQ(current_delete.status, 409) << current_delete.body;
+  EXPECT_NE(current_delete.body.find("current model"), std::string::npos);
+  EXPECT_EQ(post("/api/model/delete", {{"model", not_installed}}).status, 404);
+  const Json after_download = get("/api/model/list?installed_only=true").json();
+  std::string downloaded;
+  for (const Json& m : after_download["models"]) {
+    if (m["id"] != "chat") downloaded = m["id"];
+  }
+  ASSERT_FALSE(downloaded.empty()) << after_download.dump();
+  Reply cache = get("/api/cache");
+  ASSERT_EQ(cache.status, 200) << cache.body;
+  Reply prune = post("/api/cache/prune", {{"max_size", "1KB"}});
+  ASSERT_EQ(prune.status, 200) << prune.body;
+  EXPECT_NE(prune.body.find(downloaded), std::string::npos) << prune.body;  // planned, dry run
+  EXPECT_EQ(post("/api/cache/prune", Json::object()).status, 400);
+  Reply deleted = post("/api/model/delete", {{"model", downloaded}});
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_GT(deleted.json()["freed_bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(get("/api/model/list?installed_only=true").json()["count"], 1);
+
+  ASSERT_EQ(get("/api/limits").status, 200);
+  Reply profiles = get("/api/profiles");
+  ASSERT_EQ(profiles.status, 200);
+  EXPECT_FALSE(profiles.json()["profiles"].empty()) << profiles.body;
+  Reply exported = get("/api/export");
+  ASSERT_EQ(exported.status, 200);
+  EXPECT_NE(exported.body.find("chat"), std::string::npos) << exported.body;
+
   Reply hw = get("/api/hardware");
   ASSERT_EQ(hw.status, 200);
   EXPECT_TRUE(hw.json().contains("cpu")) << hw.body;

@@ -12,7 +12,11 @@
 #include <thread>
 
 #include "catalog/catalog_entry.h"
+#include "core/units.h"
+#include "fit/planner.h"
 #include "fit/recommend.h"
+#include "gguf/summary.h"
+#include "store/cache.h"
 #include "hardware/cpu.h"
 #include "hardware/hardware.h"
 #include "runtime/usage_store.h"
@@ -212,6 +216,124 @@ void Server::ModelStatistics(Call& call) {
                                         std::chrono::seconds(last))))
                                   : Json(nullptr)},
            {"by_backend", by_backend}});
+}
+
+// GET /api/model/fit?model=&ctx=: what a model needs on this machine at a
+// context, and the largest context that fits.
+void Server::ModelFit(Call& call) {
+  auto model = call.QueryParam("model");
+  if (!model || model->empty()) return call.Error(400, "model is required (?model=NAME)");
+  call.model = *model;
+  app::FitQuery q;
+  q.ref = *model;
+  if (auto ctx = call.QueryParam("ctx"); ctx && !ctx->empty()) {
+    uint32_t n = 0;
+    auto [end, ec] = std::from_chars(ctx->data(), ctx->data() + ctx->size(), n);
+    if (ec != std::errc() || end != ctx->data() + ctx->size() || n == 0) {
+      return call.Error(400, fmt::format("ctx must be a number of tokens, got \"{}\"", *ctx));
+    }
+    q.request.n_ctx = n;
+  }
+  auto r = app_->fit().Fit(q);
+  if (!r.ok()) return call.Error(r.status());
+  call.Send(200, Json{{"model", r->model},
+                      {"file", r->file.empty() ? Json(nullptr) : Json(r->file.string())},
+                      {"requested", ToJson(r->requested)},
+                      {"largest", ToJson(r->largest)}});
+}
+
+// GET /api/model/inspect?model=: a GGUF header, local or read remotely by
+// Range (nothing downloaded).
+void Server::ModelInspect(Call& call) {
+  auto model = call.QueryParam("model");
+  if (!model || model->empty()) return call.Error(400, "model is required (?model=NAME)");
+  call.model = *model;
+  auto r = app_->models().Inspect(*model);
+  if (!r.ok()) return call.Error(r.status());
+  Json out = gguf::ToJson(r->summary, false);
+  if (!r->remote_url.empty()) out["remote_url"] = r->remote_url;
+  call.Send(200, out);
+}
+
+// POST /api/model/delete {"model", "force"}: removes an installed model and
+// the files no other model uses; never the current model.
+void Server::ModelDelete(Call& call) {
+  if (!call.ParseBody()) return;
+  call.model = call.body.value("model", "");
+  if (call.model.empty()) return call.Error(400, "model is required");
+  auto view = app_->models().Info(call.model);
+  if (!view.ok()) return call.Error(view.status());
+  auto current = app_->models().DefaultModel();
+  if (!current.ok()) return call.Error(current.status());
+  if (*current && **current == view->entry.id) {
+    return call.Error(409, fmt::format("{} is the current model and cannot be deleted; switch to "
+                                       "another first (POST /api/model/switch)",
+                                       view->entry.id));
+  }
+  if (!view->installed) return call.Error(404, fmt::format("{} is not installed", view->entry.id));
+  auto removed = app_->store().Remove(call.model, call.body.value("force", false));
+  if (!removed.ok()) return call.Error(removed.status());
+  Json deleted = Json::array();
+  for (const auto& p : removed->deleted) deleted.push_back(p.string());
+  call.Send(200, Json{{"model", removed->id}, {"freed_bytes", removed->freed_bytes}, {"deleted", deleted}});
+}
+
+// GET /api/cache: what the store holds and what it takes.
+void Server::CacheRoute(Call& call) {
+  auto r = app_->store().Cache();
+  if (!r.ok()) return call.Error(r.status());
+  call.Send(200, store::ToJson(r->usage, r->models));
+}
+
+// POST /api/cache/prune {"max_size", "older_than", "dry_run"}: a dry run
+// unless dry_run is false.
+void Server::CachePrune(Call& call) {
+  if (!call.ParseBody()) return;
+  const Json& b = call.body;
+  store::PruneOptions options;
+  if (auto v = b.find("max_size"); v != b.end() && !v->is_null()) {
+    auto s = v->is_string() ? ParseSize(v->get<std::string>())
+                            : Result<uint64_t>(InvalidArgumentError("not a string"));
+    if (!s.ok()) return call.Error(400, "max_size must be a size such as \"100GB\"");
+    options.max_size = *s;
+  }
+  if (auto v = b.find("older_than"); v != b.end() && !v->is_null()) {
+    auto d = v->is_string() ? ParseDuration(v->get<std::string>())
+                            : Result<int64_t>(InvalidArgumentError("not a string"));
+    if (!d.ok()) return call.Error(400, "older_than must be a duration such as \"30d\"");
+    options.older_than_s = *d;
+  }
+  if (!options.max_size && !options.older_than_s) {
+    return call.Error(400, "give max_size or older_than");
+  }
+  const bool dry_run = b.value("dry_run", true);
+  if (!dry_run && !options_.allow_writes) {
+    return call.Error(403, "this server does not allow changes to its models (started with --no-writes)");
+  }
+  auto r = app_->store().Prune(options, dry_run);
+  if (!r.ok()) return call.Error(r.status());
+  call.Send(200, store::ToJson(r->plan, dry_run));
+}
+
+// GET /api/limits, /api/profiles, /api/export: settings and the state.
+void Server::LimitsRoute(Call& call) {
+  auto s = app_->core().snapshot();
+  if (!s.ok()) return call.Error(s.status());
+  call.Send(200, ToJson((*s)->config.limits()));
+}
+
+void Server::ProfilesRoute(Call& call) {
+  auto profiles = app_->profiles().Profiles();
+  if (!profiles.ok()) return call.Error(profiles.status());
+  Json list = Json::array();
+  for (const Profile& p : *profiles) list.push_back(ToJson(p));
+  call.Send(200, Json{{"profiles", list}});
+}
+
+void Server::ExportRoute(Call& call) {
+  auto state = app_->store().Export();
+  if (!state.ok()) return call.Error(state.status());
+  call.Send(200, *state);
 }
 
 // GET /api/jobs, GET /api/jobs/{id}, DELETE /api/jobs/{id} (cancel).

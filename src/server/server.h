@@ -122,6 +122,14 @@ class Server {
   void ModelDownload(Call& call);
   void ModelRecommend(Call& call);
   void ModelStatistics(Call& call);
+  void ModelFit(Call& call);
+  void ModelInspect(Call& call);
+  void ModelDelete(Call& call);
+  void CacheRoute(Call& call);
+  void CachePrune(Call& call);
+  void LimitsRoute(Call& call);
+  void ProfilesRoute(Call& call);
+  void ExportRoute(Call& call);
   void Jobs(Call& call);
   void Job(Call& call);
   void HardwareRoute(Call& call);
