@@ -240,8 +240,86 @@ function renderResources() {
   $('#resources-list').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
 }
 
+// A small line chart of `values` (SVG, no library), described for screen
+// readers by its figures.
+function chart(values, unit) {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('class', 'chart');
+  svg.setAttribute('viewBox', '0 0 300 100');
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('role', 'img');
+  if (!values.length) {
+    svg.setAttribute('aria-label', 'No requests recorded yet');
+    return svg;
+  }
+  const max = Math.max(...values) || 1;
+  const sorted = [...values].sort((a, b) => a - b);
+  svg.setAttribute('aria-label', `${values.length} requests: lowest ${sorted[0].toFixed(1)} ${unit}, `
+    + `median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)}, highest ${max.toFixed(1)}, latest ${values.at(-1).toFixed(1)}`);
+  const x = (i) => (values.length === 1 ? 150 : 10 + (280 * i) / (values.length - 1));
+  const y = (v) => 90 - (75 * v) / max;
+  const ns = 'http://www.w3.org/2000/svg';
+  const line = document.createElementNS(ns, 'polyline');
+  line.setAttribute('class', 'line');
+  line.setAttribute('points', values.map((v, i) => `${x(i)},${y(v)}`).join(' '));
+  svg.append(line);
+  values.forEach((v, i) => {
+    const dot = document.createElementNS(ns, 'circle');
+    dot.setAttribute('class', 'dot');
+    dot.setAttribute('cx', x(i)); dot.setAttribute('cy', y(v)); dot.setAttribute('r', 2.5);
+    svg.append(dot);
+  });
+  const label = document.createElementNS(ns, 'text');
+  label.setAttribute('x', 6); label.setAttribute('y', 12);
+  label.textContent = `${max.toFixed(1)} ${unit}`;
+  svg.append(label);
+  return svg;
+}
+
+async function loadCharts() {
+  const model = $('#chart-model').value;
+  if (!model) return;
+  const r = await api(`/api/model/requests?model=${encodeURIComponent(model)}&limit=50`);
+  const ok = r.requests.filter((q) => q.outcome === 'success');
+  $('#chart-speed').replaceChildren(chart(ok.filter((q) => q.tokens_per_second).map((q) => q.tokens_per_second), 'tokens/s'));
+  $('#chart-ttft').replaceChildren(chart(ok.filter((q) => q.ttft_ms).map((q) => q.ttft_ms), 'ms'));
+}
+
+async function loadComparison() {
+  const a = $('#compare-a').value, b = $('#compare-b').value;
+  if (!a || !b) return;
+  const figures = async (id) => {
+    // A model never used has no statistics yet (404): zeros.
+    const none = { usage_count: 0, success_rate: 0, avg_inference_time: 0 };
+    const [s, r] = await Promise.all([
+      api(`/api/model/statistics?model=${encodeURIComponent(id)}`).catch(() => none),
+      api(`/api/model/requests?model=${encodeURIComponent(id)}&limit=50`)]);
+    const med = (xs) => (xs.length ? [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)] : null);
+    const ok = r.requests.filter((q) => q.outcome === 'success');
+    return { s, tps: med(ok.map((q) => q.tokens_per_second).filter(Boolean)), ttft: med(ok.map((q) => q.ttft_ms).filter(Boolean)) };
+  };
+  const [fa, fb] = await Promise.all([figures(a), figures(b)]);
+  $('#compare-a-name').textContent = a;
+  $('#compare-b-name').textContent = b;
+  const rows = [['Requests', (f) => String(f.s.usage_count)],
+    ['Success rate', (f) => (f.s.usage_count ? `${Math.round(f.s.success_rate * 100)}%` : '—')],
+    ['Average time', (f) => (f.s.usage_count ? `${f.s.avg_inference_time.toFixed(2)} s` : '—')],
+    ['Median tokens/s', (f) => (f.tps ? f.tps.toFixed(1) : '—')],
+    ['Median time to first token', (f) => (f.ttft ? `${Math.round(f.ttft)} ms` : '—')]];
+  $('#compare-table tbody').replaceChildren(...rows.map(([name, get]) =>
+    el('tr', {}, el('th', { scope: 'row' }, name), el('td', {}, get(fa)), el('td', {}, get(fb)))));
+}
+
 async function loadStatistics() {
   const installed = state.models.filter((m) => m.installed);
+  for (const [id, pick] of [['#chart-model', 0], ['#compare-a', 0], ['#compare-b', 1]]) {
+    const select = $(id);
+    const chosen = select.value;
+    select.replaceChildren(...installed.map((m, i) => el('option', { value: m.id,
+      selected: chosen ? m.id === chosen : i === Math.min(pick, installed.length - 1) }, m.id)));
+  }
+  guard(loadCharts)();
+  guard(loadComparison)();
   const rows = await Promise.all(installed.map((m) =>
     api(`/api/model/statistics?model=${encodeURIComponent(m.id)}`).catch(() => null)));
   $('#stats-table tbody').replaceChildren(...rows.filter(Boolean).map((s) => el('tr', {},
@@ -396,6 +474,9 @@ function start() {
     e.target.reset();
   }));
   $('#chat-form').addEventListener('submit', sendChat);
+  $('#chart-model').addEventListener('change', guard(loadCharts));
+  $('#compare-a').addEventListener('change', guard(loadComparison));
+  $('#compare-b').addEventListener('change', guard(loadComparison));
   $('#chat-stop').addEventListener('click', () => chatAbort?.abort());
   guard(async () => { state.hardware = await api('/api/hardware'); await loadModels(); })();
   guard(loadRecommendation)();

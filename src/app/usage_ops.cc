@@ -17,6 +17,16 @@ Result<std::vector<runtime::ModelStats>> UsageOps::Stats(std::string_view ref) {
   return r;
 }
 
+Result<std::vector<runtime::UsageEvent>> UsageOps::Recent(std::string_view ref, int count) {
+  ASSIGN_OR_RETURN(store::StateDbPool::Lease db, core_->db());
+  runtime::UsageStore u(db.get(), &core_->clock());
+  std::string id(ref);
+  if (Result<Resolution> t = core_->Resolve(ref); t.ok() && t->view) id = t->view->entry.id;
+  ASSIGN_OR_RETURN(std::vector<runtime::UsageEvent> events, u.RecentEvents(id, count));
+  if (events.empty() && id != ref) return u.RecentEvents(ref, count);
+  return events;
+}
+
 Result<std::vector<ProcessView>> UsageOps::Processes() {
   std::vector<ProcessView> out;
   ASSIGN_OR_RETURN(bool has_db, core_->HasDb());

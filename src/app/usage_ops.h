@@ -30,6 +30,8 @@ class UsageOps {
   // Statistics of every model used, or of `ref` (a catalog id or alias, a
   // file name, a server's model name). NotFound for a model never run.
   Result<std::vector<runtime::ModelStats>> Stats(std::string_view ref);
+  // The latest `count` requests of the model `ref` names, oldest first.
+  Result<std::vector<runtime::UsageEvent>> Recent(std::string_view ref, int count);
   // Models loaded by hangar processes running now (`hangar ps`): each process
   // registers its loaded model in the state database while it holds it; rows
   // of processes that are gone are dropped here.

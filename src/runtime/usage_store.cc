@@ -169,6 +169,22 @@ Result<std::vector<double>> UsageStore::RecentGenSpeeds(std::string_view model,
   return out;
 }
 
+Result<std::vector<UsageEvent>> UsageStore::RecentEvents(std::string_view model, int count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   db_->Query("SELECT model, backend, kind, outcome, at, infer_us, prompt_tokens, "
+                              "gen_tokens, gen_us, ttft_us FROM usage_events WHERE lower(model) = "
+                              "lower(?) ORDER BY id DESC LIMIT ?",
+                              {S(model), I(count)}));
+  std::vector<UsageEvent> out;
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    const Row& r = *it;
+    out.push_back({r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4), r.Int(5), r.Int(6),
+                   r.Int(7), r.Int(8), r.Int(9)});
+  }
+  return out;
+}
+
 Status UsageStore::SaveBaseline(const SpeedBaseline& b) {
   std::lock_guard<std::mutex> lock(mu_);
   return db_

@@ -110,6 +110,20 @@ struct ProcessEntry {
   int64_t idle_until = 0;  // 0: never unloaded for idleness
 };
 
+// One recent request, as kept for the charts of speed over time.
+struct UsageEvent {
+  std::string model;
+  std::string backend;
+  std::string kind;     // RequestKindName
+  std::string outcome;  // OutcomeName
+  int64_t at_unix = 0;
+  int64_t infer_us = 0;
+  int64_t prompt_tokens = 0;
+  int64_t gen_tokens = 0;
+  int64_t gen_us = 0;
+  int64_t ttft_us = 0;
+};
+
 class UsageStore {
  public:
   // `db` is borrowed and must outlive the store.
@@ -125,6 +139,9 @@ class UsageStore {
   // least `min_tokens` generated, newest first.
   Result<std::vector<double>> RecentGenSpeeds(std::string_view model, std::string_view backend,
                                               int count, int min_tokens = 8);
+  // The latest `count` requests of `model` (case-insensitive; every backend),
+  // oldest first.
+  Result<std::vector<UsageEvent>> RecentEvents(std::string_view model, int count);
 
   Status SaveBaseline(const SpeedBaseline& baseline);
   Result<std::vector<SpeedBaseline>> Baselines();

@@ -126,6 +126,25 @@ TEST_F(UsageStoreTest, RecentSpeedsAreNewestFirstAndBounded) {
   EXPECT_EQ((*n)[0].Int(0), kRecentEvents);
 }
 
+TEST_F(UsageStoreTest, RecentEventsAreOldestFirstWithTheirFigures) {
+  ASSERT_OK(usage_->Record(Request("m", Outcome::kSuccess, 1500, 20, 1000)));
+  ASSERT_OK(usage_->Record(Request("m", Outcome::kFailure, 50)));
+  ASSERT_OK(usage_->Record(Request("m", Outcome::kSuccess, 900, 40, 500)));
+  ASSERT_OK(usage_->Record(Request("other", Outcome::kSuccess, 10)));
+  Result<std::vector<UsageEvent>> r = usage_->RecentEvents("M", 2);
+  ASSERT_OK(r);
+  ASSERT_THAT(*r, SizeIs(2));
+  EXPECT_EQ((*r)[0].outcome, "failure");
+  EXPECT_EQ((*r)[1].outcome, "success");
+  EXPECT_EQ((*r)[1].gen_tokens, 40);
+  EXPECT_EQ((*r)[1].gen_us, 500'000);
+  EXPECT_EQ((*r)[1].ttft_us, 120'000);
+  EXPECT_EQ((*r)[1].infer_us, 900'000);
+  Result<std::vector<UsageEvent>> none = usage_->RecentEvents("nobody", 5);
+  ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(UsageStoreTest, CurrentModelKeepsItsTimestamp) {
   Result<std::optional<CurrentModel>> none = usage_->Current();
   ASSERT_OK(none);

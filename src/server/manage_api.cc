@@ -336,6 +336,37 @@ void Server::ExportRoute(Call& call) {
   call.Send(200, *state);
 }
 
+// GET /api/model/requests?model=&limit=: the latest requests (time, speed,
+// time to first token), oldest first, for charts.
+void Server::ModelRequests(Call& call) {
+  auto model = call.QueryParam("model");
+  if (!model || model->empty()) return call.Error(400, "model is required (?model=NAME)");
+  call.model = *model;
+  int limit = 100;
+  if (auto l = call.QueryParam("limit"); l && !l->empty()) {
+    auto [end, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
+    if (ec != std::errc() || end != l->data() + l->size() || limit < 1 || limit > 1000) {
+      return call.Error(400, "limit must be 1 to 1000");
+    }
+  }
+  auto events = app_->usage().Recent(*model, limit);
+  if (!events.ok()) return call.Error(events.status());
+  Json list = Json::array();
+  for (const runtime::UsageEvent& e : *events) {
+    Json j = {{"at", Rfc3339(std::chrono::system_clock::time_point(std::chrono::seconds(e.at_unix)))},
+              {"backend", e.backend},
+              {"kind", e.kind},
+              {"outcome", e.outcome},
+              {"seconds", e.infer_us / 1e6},
+              {"prompt_tokens", e.prompt_tokens},
+              {"gen_tokens", e.gen_tokens}};
+    if (e.gen_us > 0 && e.gen_tokens > 0) j["tokens_per_second"] = e.gen_tokens * 1e6 / e.gen_us;
+    if (e.ttft_us > 0) j["ttft_ms"] = e.ttft_us / 1e3;
+    list.push_back(std::move(j));
+  }
+  call.Send(200, Json{{"model", *model}, {"requests", list}});
+}
+
 // GET /api/jobs, GET /api/jobs/{id}, DELETE /api/jobs/{id} (cancel).
 void Server::Jobs(Call& call) {
   Json list = Json::array();

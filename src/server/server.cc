@@ -310,6 +310,7 @@ const std::vector<Server::Route>& Server::Routes() {
       {"POST", "/api/model/recommend", false, &Server::ModelRecommend},
       {"GET", "/api/model/statistics", false, &Server::ModelStatistics},
       {"GET", "/api/model/fit", false, &Server::ModelFit},
+      {"GET", "/api/model/requests", false, &Server::ModelRequests},
       {"GET", "/api/model/inspect", false, &Server::ModelInspect},
       {"POST", "/api/model/delete", true, &Server::ModelDelete},
       {"GET", "/api/cache", false, &Server::CacheRoute},

@@ -123,6 +123,7 @@ class Server {
   void ModelRecommend(Call& call);
   void ModelStatistics(Call& call);
   void ModelFit(Call& call);
+  void ModelRequests(Call& call);
   void ModelInspect(Call& call);
   void ModelDelete(Call& call);
   void CacheRoute(Call& call);

@@ -143,6 +143,17 @@ test('resources: live figures and the requests just made', async () => {
   const row = await page.$eval('#stats-table tbody tr', (tr) => [...tr.cells].map((c) => c.textContent));
   assert.equal(row[0], 'chat');
   assert.ok(Number(row[1]) >= 1, row.join(' | '));
+  // The charts show the requests just made (the chat above), described in words.
+  await page.waitForSelector('#chart-speed svg circle');
+  const speed = await page.$eval('#chart-speed svg', (s) => ({ dots: s.querySelectorAll('circle').length, label: s.getAttribute('aria-label') }));
+  assert.ok(speed.dots >= 1, JSON.stringify(speed));
+  assert.match(speed.label, /requests: lowest .* tokens\/s/);
+  assert.ok(await page.$('#chart-ttft svg circle'));
+  // Two models side by side.
+  await page.waitForFunction(() => document.querySelectorAll('#compare-table tbody tr').length === 5);
+  assert.equal(await text('#compare-a-name'), 'chat');
+  const tps = await page.$eval('#compare-table tbody tr:nth-child(4) td', (td) => td.textContent);
+  assert.match(tps, /^\d+\.\d$/);
 });
 
 test('keyboard: Tab reaches the navigation and Enter opens a page', async () => {
