@@ -148,7 +148,8 @@ function renderModels() {
     const size = m.store?.size_bytes ?? m.file_size_bytes;
     const fit = verdict(m);
     return el('tr', {},
-      el('td', {}, m.id, m.description ? el('span', { className: 'sub' }, m.description) : null),
+      el('td', {}, el('button', { type: 'button', className: 'link', 'aria-label': `Details of ${m.id}`,
+        onclick: guard(() => showDetails(m)) }, m.id), m.description ? el('span', { className: 'sub' }, m.description) : null),
       el('td', {}, m.purpose ?? ''),
       el('td', {}, size ? bytes(size) : ''),
       el('td', {}, el('span', { className: fit.cls }, fit.text), el('span', { className: 'sub' }, fit.detail)),
@@ -156,6 +157,34 @@ function renderModels() {
       el('td', {}, actions));
   }));
   $('#models-count').textContent = `(${state.models.length})`;
+}
+
+// A model's facts, then what it needs here (the fit planner: at 4,096 tokens
+// and the largest context that fits) and its use.
+async function showDetails(m) {
+  const dialog = $('#details-dialog');
+  $('#details-title').textContent = m.name && m.name !== m.id ? `${m.id}: ${m.name}` : m.id;
+  const facts = $('#details-facts');
+  const put = (k, v) => { if (v !== undefined && v !== null && v !== '') facts.append(el('dt', {}, k), el('dd', {}, String(v))); };
+  facts.replaceChildren();
+  put('Family', m.family);
+  put('Parameters', m.parameter_label);
+  put('Quantization', m.quantization);
+  put('Context', m.context_length ? `${m.context_length} tokens` : null);
+  put('Use', m.use_case);
+  put('Tags', (m.tags ?? []).join(', '));
+  put('Sources', (m.sources ?? []).map((s) => s.reference).join(', '));
+  put('File', m.weights);
+  dialog.showModal();
+  const [fit, stats] = await Promise.all([
+    api(`/api/model/fit?model=${encodeURIComponent(m.id)}`).catch((e) => ({ error: e.message })),
+    m.installed ? api(`/api/model/statistics?model=${encodeURIComponent(m.id)}`).catch(() => null) : null]);
+  if (fit.error) put('On this machine', fit.error);
+  else {
+    put('On this machine', fit.requested.reason);
+    put('Largest context that fits', fit.largest.fits ? `${fit.largest.n_ctx} tokens` : 'none');
+  }
+  if (stats) put('Use so far', `${stats.usage_count} requests, ${Math.round(stats.success_rate * 100)}% successful`);
 }
 
 async function loadRecommendation() {

@@ -70,6 +70,16 @@ test('models: installed first with a verdict for this machine, a recommendation,
   await page.waitForFunction((n) => document.querySelectorAll('#models-table tbody tr').length === n, {}, all);
 });
 
+test('details: a model\'s facts and what it needs here, from the fit planner', async () => {
+  await page.click('#models-table tbody tr button.link');
+  await page.waitForSelector('#details-dialog[open]');
+  await page.waitForFunction(() => /Largest context that fits/.test(document.querySelector('#details-facts').textContent), { timeout: 20000 });
+  assert.match(await text('#details-facts'), /fits with \d+ tokens of context/);
+  assert.deepEqual(await axe(), []);
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('#details-dialog').open);
+});
+
 test('an error is a notice with the server\'s message', async () => {
   await page.type('#pull input[name="model"]', 'no-such-model');
   await page.click('#pull button[type="submit"]');
@@ -80,7 +90,7 @@ test('an error is a notice with the server\'s message', async () => {
 });
 
 test('switch makes the installed model the current one', async () => {
-  await page.click('#models-table tbody tr button');
+  await page.click('#models-table tbody tr td:last-child button');
   await page.waitForFunction(() => /Current/.test(document.querySelector('#models-table tbody tr td:nth-child(5)').textContent));
 });
 
@@ -164,6 +174,26 @@ test('keyboard: Tab reaches the navigation and Enter opens a page', async () => 
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Downloads');
   await page.keyboard.press('Enter');
   await page.waitForSelector('#page-downloads:not([hidden])');
+});
+
+test('with an API key the page asks for it once and keeps it for the tab', async () => {
+  const keyed = await browser.newPage();
+  try {
+    await keyed.goto(process.env.HANGAR_KEYED_URL, { waitUntil: 'domcontentloaded' });
+    await keyed.waitForSelector('#key-dialog[open]');
+    await keyed.type('#key-form input[name="key"]', 'wrong-key');
+    await keyed.click('#key-form button[type="submit"]');
+    await keyed.waitForSelector('#key-dialog[open]');  // refused: asked again
+    await keyed.$eval('#key-form input[name="key"]', (i) => { i.value = ''; });
+    await keyed.type('#key-form input[name="key"]', process.env.HANGAR_KEY);
+    await keyed.click('#key-form button[type="submit"]');
+    await keyed.waitForFunction(() => document.querySelectorAll('#models-table tbody tr').length > 0);
+    await keyed.reload({ waitUntil: 'domcontentloaded' });
+    await keyed.waitForFunction(() => document.querySelectorAll('#models-table tbody tr').length > 0);
+    assert.equal(await keyed.$('#key-dialog[open]'), null);
+  } finally {
+    await keyed.close();
+  }
 });
 
 test('every page passes axe (WCAG 2.1 AA) in light and dark, and is photographed', async () => {
