@@ -204,6 +204,18 @@ class ServeTest : public ::testing::Test {
     ASSERT_EQ(imported.exit_code, 0) << imported.err;
   }
 
+  // A model file to serve as a remote one: llama, `type`, 2 layers of
+  // `embd` (q8_0 at 64: about 5 MiB; f32 at 256: about 24 MiB).
+  fs::path MakeRemoteFile(const std::string& type, int embd, int layers = 2) {
+    fs::path file = home_ / "remote.gguf";
+    auto made = testing::RunProcess(
+        {HANGAR_MKMODEL_BIN, "--arch", "llama", "--type", type, "--layers", std::to_string(layers),
+         "--embd", std::to_string(embd), "--vocab", "llama-spm", "--out", file.string()},
+        env_);
+    EXPECT_EQ(made.exit_code, 0) << made.err;
+    return file;
+  }
+
   // Starts `hangar serve --port 0 ARGS`; returns its port (0 on failure).
   uint16_t Start(std::vector<std::string> args = {},
                  std::map<std::string, std::string> extra = {}) {
@@ -850,12 +862,7 @@ TEST_F(ServeTest, ARunnerThatNeverBecomesReadyIsKilledAndReported) {
 // tiers, available_vram_gb 0 = no GPU), statistics; jobs and hardware.
 TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   MakeModel("chat");
-  fs::path file = home_ / "remote.gguf";
-  auto made = testing::RunProcess({HANGAR_MKMODEL_BIN, "--arch", "llama", "--type", "q8_0",
-                                   "--layers", "2", "--embd", "64", "--vocab", "llama-spm",
-                                   "--out", file.string()},
-                                  env_);
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  fs::path file = MakeRemoteFile("q8_0", 64);
   testing::TestHttpServer files;
   files.AddFile("/remote.gguf", ReadFile(file));
   uint16_t port = Start();
@@ -1022,12 +1029,7 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
 // end, a runner's load and unload, and a resource sample every second.
 TEST_F(ServeTest, OneEventStreamCarriesJobsRunnersAndResources) {
   MakeModel("chat");
-  fs::path file = home_ / "remote.gguf";
-  auto made = testing::RunProcess({HANGAR_MKMODEL_BIN, "--arch", "llama", "--type", "f32",
-                                   "--layers", "2", "--embd", "256", "--vocab", "llama-spm",
-                                   "--out", file.string()},
-                                  env_);
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  fs::path file = MakeRemoteFile("f32", 256);
   testing::TestHttpServer files;
   testing::FileOptions slow;
   slow.bytes_per_second = 4 << 20;
@@ -1094,12 +1096,7 @@ TEST_F(ServeTest, TheManagementApiWritesAreOffWithNoWrites) {
 
 TEST_F(ServeTest, SigtermDuringAPullAndTheNextPullResumes) {
   // A 24 MiB model served at 4 MiB/s: the pull is cut by SIGTERM midway.
-  fs::path file = home_ / "remote.gguf";
-  auto made =
-      testing::RunProcess({HANGAR_MKMODEL_BIN, "--arch", "llama", "--type", "f32", "--layers", "4",
-                           "--embd", "256", "--vocab", "llama-spm", "--out", file.string()},
-                          env_);
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  fs::path file = MakeRemoteFile("f32", 256, 4);
   testing::TestHttpServer files;
   testing::FileOptions slow;
   slow.bytes_per_second = 4 << 20;

@@ -296,20 +296,25 @@ Result<ModelPreset> PresetFromCreate(const Json& b) {
       if (ok) return Status::Ok();
       return InvalidArgumentError(fmt::format("parameters.{} must be {}", key, what));
     };
-    if (key == "temperature" || key == "top_p" || key == "min_p" || key == "repeat_penalty") {
+    static const std::pair<std::string_view, std::optional<double> ModelPreset::*> kReal[] = {
+        {"temperature", &ModelPreset::temperature},
+        {"top_p", &ModelPreset::top_p},
+        {"min_p", &ModelPreset::min_p},
+        {"repeat_penalty", &ModelPreset::repeat_penalty}};
+    static const std::pair<std::string_view, std::optional<int64_t> ModelPreset::*> kWhole[] = {
+        {"top_k", &ModelPreset::top_k},
+        {"seed", &ModelPreset::seed},
+        {"num_predict", &ModelPreset::max_tokens},
+        {"num_ctx", &ModelPreset::context_length}};
+    auto real = std::find_if(std::begin(kReal), std::end(kReal), [&](auto& f) { return f.first == key; });
+    auto whole_field =
+        std::find_if(std::begin(kWhole), std::end(kWhole), [&](auto& f) { return f.first == key; });
+    if (real != std::end(kReal)) {
       RETURN_IF_ERROR(need(number, "a number"));
-      double v = value.get<double>();
-      (key == "temperature" ? p.temperature
-       : key == "top_p"     ? p.top_p
-       : key == "min_p"     ? p.min_p
-                            : p.repeat_penalty) = v;
-    } else if (key == "top_k" || key == "seed" || key == "num_predict" || key == "num_ctx") {
+      p.*(real->second) = value.get<double>();
+    } else if (whole_field != std::end(kWhole)) {
       RETURN_IF_ERROR(need(whole, "a whole number"));
-      int64_t v = value.get<int64_t>();
-      (key == "top_k"         ? p.top_k
-       : key == "seed"        ? p.seed
-       : key == "num_predict" ? p.max_tokens
-                              : p.context_length) = v;
+      p.*(whole_field->second) = value.get<int64_t>();
     } else if (key == "stop") {
       std::vector<std::string> stops;
       if (value.is_string()) stops.push_back(value);
