@@ -93,6 +93,7 @@ function show(page) {
   }
   document.title = `Hangar: ${page[0].toUpperCase()}${page.slice(1)}`;
   if (page === 'resources') guard(loadStatistics)();
+  if (page === 'settings') guard(loadSettings)();
 }
 
 // Models
@@ -358,6 +359,27 @@ async function loadStatistics() {
     el('td', {}, s.last_used ? new Date(s.last_used).toLocaleString() : 'never'))));
 }
 
+// Settings
+async function loadSettings() {
+  const [limits, profiles] = await Promise.all([api('/api/limits'), api('/api/profiles')]);
+  const names = { max_ram_usage: 'Memory for models', gpu_memory_usage: 'Video memory for models', os_reserve: 'Kept for the system' };
+  $('#limits-list').replaceChildren(...Object.entries(limits).flatMap(([k, v]) =>
+    [el('dt', {}, names[k] ?? k), el('dd', {}, v?.text ?? JSON.stringify(v))]));
+  $('#profiles-table tbody').replaceChildren(...profiles.profiles.map((p) => el('tr', {},
+    el('th', { scope: 'row' }, p.name), el('td', {}, String(p.temperature ?? '')), el('td', {}, String(p.top_p ?? '')),
+    el('td', {}, String(p.max_tokens ?? '')), el('td', {}, p.use_case ?? p.description ?? ''))));
+}
+
+async function downloadState() {
+  const state = await api('/api/export');
+  const link = el('a', { href: URL.createObjectURL(new Blob([JSON.stringify(state, null, 2)], { type: 'application/json' })),
+    download: 'hangar-state.json' });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  announce('The state was downloaded as hangar-state.json');
+}
+
 // Chat
 function renderChatModels() {
   const select = $('#chat-form').model;
@@ -507,6 +529,7 @@ function start() {
   $('#compare-a').addEventListener('change', guard(loadComparison));
   $('#compare-b').addEventListener('change', guard(loadComparison));
   $('#chat-stop').addEventListener('click', () => chatAbort?.abort());
+  $('#export').addEventListener('click', guard(downloadState));
   guard(async () => { state.hardware = await api('/api/hardware'); await loadModels(); })();
   guard(loadRecommendation)();
   followEvents();

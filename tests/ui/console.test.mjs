@@ -13,7 +13,7 @@ const url = process.env.HANGAR_URL;
 const shots = process.env.HANGAR_SHOTS;
 const require = createRequire(import.meta.url);
 const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const pages = ['models', 'downloads', 'running', 'chat', 'resources'];
+const pages = ['models', 'downloads', 'running', 'chat', 'resources', 'settings'];
 let browser, page;
 
 before(async () => {
@@ -164,6 +164,22 @@ test('resources: live figures and the requests just made', async () => {
   assert.equal(await text('#compare-a-name'), 'chat');
   const tps = await page.$eval('#compare-table tbody tr:nth-child(4) td', (td) => td.textContent);
   assert.match(tps, /^\d+\.\d$/);
+});
+
+test('settings: limits, profiles and a backup of the state', async () => {
+  await visit('settings');
+  await page.waitForFunction(() => /Memory for models/.test(document.querySelector('#limits-list').textContent));
+  await page.waitForFunction(() => document.querySelectorAll('#profiles-table tbody tr').length > 0);
+  assert.match(await text('#profiles-table tbody'), /balanced/);
+  const downloads = fs.mkdtempSync(path.join(shots, '.download-'));
+  const cdp = await page.createCDPSession();
+  await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+  await page.click('#export');
+  const file = path.join(downloads, 'hangar-state.json');
+  for (let i = 0; i < 50 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+  const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.ok(saved.models.some((m) => /chat/.test(JSON.stringify(m))), JSON.stringify(saved).slice(0, 300));
+  fs.rmSync(downloads, { recursive: true });
 });
 
 test('keyboard: Tab reaches the navigation and Enter opens a page', async () => {
