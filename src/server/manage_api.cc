@@ -108,8 +108,7 @@ void Server::ModelCurrent(Call& call) {
 // POST /api/model/switch {"model"}
 void Server::ModelSwitch(Call& call) {
   if (!call.ParseBody()) return;
-  call.model = call.body.value("model", "");
-  if (call.model.empty()) return call.Error(400, "model is required");
+  if (!call.NeedModel(true)) return;
   auto view = app_->models().Info(call.model);
   if (!view.ok()) return call.Error(view.status());
   if (!view->installed) {
@@ -129,8 +128,7 @@ void Server::ModelSwitch(Call& call) {
 // POST /api/model/download {"model"}: a pull job, its id at once.
 void Server::ModelDownload(Call& call) {
   if (!call.ParseBody()) return;
-  call.model = call.body.value("model", "");
-  if (call.model.empty()) return call.Error(400, "model is required");
+  if (!call.NeedModel(true)) return;
   // A name nobody knows is refused now rather than failing in the job;
   // repositories and URLs are only known by asking their hub (in the job).
   auto view = app_->models().Info(call.model);
@@ -179,11 +177,9 @@ void Server::ModelRecommend(Call& call) {
 
 // GET /api/model/statistics?model=
 void Server::ModelStatistics(Call& call) {
-  auto model = call.QueryParam("model");
-  if (!model || model->empty()) return call.Error(400, "model is required (?model=NAME)");
-  call.model = *model;
-  auto view = app_->models().Info(*model);
-  auto stats = app_->usage().Stats(*model);
+  if (!call.NeedModel(false)) return;
+  auto view = app_->models().Info(call.model);
+  auto stats = app_->usage().Stats(call.model);
   if (!view.ok() && (!stats.ok() || stats->empty())) return call.Error(view.status());
   if (!stats.ok()) return call.Error(stats.status());
   int64_t uses = 0, successes = 0, failures = 0, timed = 0, last = 0;
@@ -204,7 +200,7 @@ void Server::ModelStatistics(Call& call) {
   }
   call.Send(
       200,
-      Json{{"model", view.ok() ? view->entry.id : *model},
+      Json{{"model", view.ok() ? view->entry.id : call.model},
            {"usage_count", uses},
            {"success_count", successes},
            {"failure_count", failures},
@@ -221,11 +217,9 @@ void Server::ModelStatistics(Call& call) {
 // GET /api/model/fit?model=&ctx=: what a model needs on this machine at a
 // context, and the largest context that fits.
 void Server::ModelFit(Call& call) {
-  auto model = call.QueryParam("model");
-  if (!model || model->empty()) return call.Error(400, "model is required (?model=NAME)");
-  call.model = *model;
+  if (!call.NeedModel(false)) return;
   app::FitQuery q;
-  q.ref = *model;
+  q.ref = call.model;
   if (auto ctx = call.QueryParam("ctx"); ctx && !ctx->empty()) {
     uint32_t n = 0;
     auto [end, ec] = std::from_chars(ctx->data(), ctx->data() + ctx->size(), n);
@@ -245,10 +239,8 @@ void Server::ModelFit(Call& call) {
 // GET /api/model/inspect?model=: a GGUF header, local or read remotely by
 // Range (nothing downloaded).
 void Server::ModelInspect(Call& call) {
-  auto model = call.QueryParam("model");
-  if (!model || model->empty()) return call.Error(400, "model is required (?model=NAME)");
-  call.model = *model;
-  auto r = app_->models().Inspect(*model);
+  if (!call.NeedModel(false)) return;
+  auto r = app_->models().Inspect(call.model);
   if (!r.ok()) return call.Error(r.status());
   Json out = gguf::ToJson(r->summary, false);
   if (!r->remote_url.empty()) out["remote_url"] = r->remote_url;
@@ -259,8 +251,7 @@ void Server::ModelInspect(Call& call) {
 // the files no other model uses; never the current model.
 void Server::ModelDelete(Call& call) {
   if (!call.ParseBody()) return;
-  call.model = call.body.value("model", "");
-  if (call.model.empty()) return call.Error(400, "model is required");
+  if (!call.NeedModel(true)) return;
   auto view = app_->models().Info(call.model);
   if (!view.ok()) return call.Error(view.status());
   auto current = app_->models().DefaultModel();
@@ -339,9 +330,7 @@ void Server::ExportRoute(Call& call) {
 // GET /api/model/requests?model=&limit=: the latest requests (time, speed,
 // time to first token), oldest first, for charts.
 void Server::ModelRequests(Call& call) {
-  auto model = call.QueryParam("model");
-  if (!model || model->empty()) return call.Error(400, "model is required (?model=NAME)");
-  call.model = *model;
+  if (!call.NeedModel(false)) return;
   int limit = 100;
   if (auto l = call.QueryParam("limit"); l && !l->empty()) {
     auto [end, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
@@ -349,7 +338,7 @@ void Server::ModelRequests(Call& call) {
       return call.Error(400, "limit must be 1 to 1000");
     }
   }
-  auto events = app_->usage().Recent(*model, limit);
+  auto events = app_->usage().Recent(call.model, limit);
   if (!events.ok()) return call.Error(events.status());
   Json list = Json::array();
   for (const runtime::UsageEvent& e : *events) {
@@ -364,7 +353,7 @@ void Server::ModelRequests(Call& call) {
     if (e.ttft_us > 0) j["ttft_ms"] = e.ttft_us / 1e3;
     list.push_back(std::move(j));
   }
-  call.Send(200, Json{{"model", *model}, {"requests", list}});
+  call.Send(200, Json{{"model", call.model}, {"requests", list}});
 }
 
 // GET /api/jobs, GET /api/jobs/{id}, DELETE /api/jobs/{id} (cancel).

@@ -141,13 +141,14 @@ struct Generation {
 
 // Streams `body` from the runner's `path`, handing each piece of text (and
 // of thinking) to `on_piece`; false from it stops the generation.
+// `request_bytes`: the client's body, as received (WantsPromptProgress).
 Generation Generate(runtime::Scheduler::Lease& lease, std::string_view path, Json body,
-                    Response& res, SteadyClock::time_point start,
+                    size_t request_bytes, Response& res, SteadyClock::time_point start,
                     const std::function<bool(std::string_view, std::string_view)>& on_piece) {
   Generation g;
   body["stream"] = true;
   body["stream_options"] = {{"include_usage", true}};
-  if (WantsPromptProgress(body, lease.runner())) body["return_progress"] = true;
+  if (WantsPromptProgress(request_bytes, lease.runner())) body["return_progress"] = true;
   auto reply = CallRunner(lease.runner(), path, body, res, [&](std::string_view data) {
     if (data == "[DONE]") return false;
     Json ev = Json::parse(data, nullptr, false);
@@ -482,7 +483,7 @@ void Server::OllamaChat(Call& call) {
     return o;
   };
   if (stream && !call.res.Begin(200, kNdjson)) return;
-  Generation g = Generate(*lease, path, req, call.res, call.start,
+  Generation g = Generate(*lease, path, req, call.req.body.size(), call.res, call.start,
                           [&](std::string_view text, std::string_view thinking) {
                             if (!stream) return true;
                             return call.res.Write(piece_json(text, thinking).dump() + "\n");

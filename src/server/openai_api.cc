@@ -81,7 +81,7 @@ void Server::OpenAiChat(Call& call) {
   }
   const int64_t load_us = lease->loaded_now() ? lease->load_duration().count() / 1000 : 0;
   // Progress events (dropped below, never sent on) for a long prompt.
-  if (stream && WantsPromptProgress(body, lease->runner())) body["return_progress"] = true;
+  if (stream && WantsPromptProgress(call.req.body.size(), lease->runner())) body["return_progress"] = true;
   runtime::Timings timings;
   int64_t first_ns = 0;
   bool began = false;

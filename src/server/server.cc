@@ -269,8 +269,19 @@ std::optional<std::string> Server::Call::QueryParam(std::string_view key) const 
   return std::nullopt;
 }
 
-bool WantsPromptProgress(const Json& body, const runtime::Runner& runner) {
-  return body.dump().size() > runner.config().n_ubatch;
+bool Server::Call::NeedModel(bool from_body) {
+  if (from_body) {
+    model = body.value("model", "");
+  } else {
+    model = QueryParam("model").value_or("");
+  }
+  if (!model.empty()) return true;
+  Error(400, from_body ? "model is required" : "model is required (?model=NAME)");
+  return false;
+}
+
+bool WantsPromptProgress(size_t request_bytes, const runtime::Runner& runner) {
+  return request_bytes > runner.config().n_ubatch;
 }
 
 // ---------------------------------------------------------------- Server

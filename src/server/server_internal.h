@@ -26,8 +26,9 @@ std::string PercentDecode(std::string_view text);
 // after every batch of the prompt lets it see a closed connection then, not
 // only at its once-a-second check, but they cost throughput (about 5% with 8
 // short streams, bench/serve). So only for a request that may take more
-// than one batch: one of more bytes than a batch has tokens (server.cc).
-bool WantsPromptProgress(const Json& body, const runtime::Runner& runner);
+// than one batch: one whose body has more bytes than a batch has tokens
+// (`request_bytes`, the client's body as received).
+bool WantsPromptProgress(size_t request_bytes, const runtime::Runner& runner);
 
 // A model preset's system prompt first in `messages` (OpenAI's shape) when
 // they have none of their own (ollama_api.cc).
@@ -41,6 +42,10 @@ struct Server::Call {
   std::string model;  // for the access log
   Json body;
 
+  // The model a management route names (the body's "model" after
+  // ParseBody, else ?model=), kept in `model` for the access log; false
+  // after answering 400 when there is none.
+  bool NeedModel(bool from_body);
   // The query string's value for `key` ("a+b%21" -> "a b!"); nullopt when
   // it has none.
   std::optional<std::string> QueryParam(std::string_view key) const;
