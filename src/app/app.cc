@@ -11,7 +11,8 @@ App::Parts::Parts(Deps deps)
       pulls(&core, &store),
       runs(&core),
       profiles(&core),
-      serve(&core, &runs) {}
+      serve(&core, &runs),
+      settings(&core) {}
 
 App::App(Deps deps) : parts_(std::make_unique<Parts>(std::move(deps))) {}
 

@@ -33,6 +33,7 @@
 #include "app/pull_ops.h"
 #include "app/run_ops.h"
 #include "app/serve_ops.h"
+#include "app/settings_ops.h"
 #include "app/store_ops.h"
 #include "app/usage_ops.h"
 
@@ -56,6 +57,7 @@ class App {
   UsageOps& usage() { return parts_->usage; }
   ProfileOps& profiles() { return parts_->profiles; }
   ServeOps& serve() { return parts_->serve; }
+  SettingsOps& settings() { return parts_->settings; }
   JobRegistry& jobs() { return parts_->core.jobs(); }
 
  private:
@@ -74,6 +76,7 @@ class App {
     RunOps runs;
     ProfileOps profiles;
     ServeOps serve;
+    SettingsOps settings;
   };
   std::unique_ptr<Parts> parts_;
 };

@@ -40,7 +40,7 @@ class AppOpsTest : public ::testing::Test {
     env->Set("HOME", home_.path().string());
     deps.env = env;
     deps.clock = &clock_;
-    deps.hardware_root = fs::path(HANGAR_SOURCE_DIR) / "tests/fixtures/hw/workstation";
+    deps.hardware_root = hardware_root_;
     deps.http = http_;
     deps.backends = &registry_;
     return App(std::move(deps));
@@ -54,6 +54,7 @@ class AppOpsTest : public ::testing::Test {
   }
 
   app_test::TempHome home_;
+  fs::path hardware_root_ = fs::path(HANGAR_SOURCE_DIR) / "tests/fixtures/hw/workstation";
   FakeClock clock_;
   std::shared_ptr<testing::FakeHttpClient> fake_ = std::make_shared<testing::FakeHttpClient>();
   std::shared_ptr<HttpClient> http_ = fake_;  // the fake unless a test needs real sockets
@@ -242,6 +243,28 @@ TEST_F(AppOpsTest, PlanRunAndASessionOnTheFakeBackend) {
   EXPECT_THAT(app.runs().PlanRun(q), StatusHasMessage(HasSubstr("hangar pull")));
   q.model = "/nowhere/x.gguf";
   EXPECT_THAT(app.runs().PlanRun(q), StatusIs(StatusCode::kNotFound));
+}
+
+TEST_F(AppOpsTest, TheGpuPreferenceOffPlansRunsWithoutTheGpu) {
+  hardware_root_ = fs::path(HANGAR_SOURCE_DIR) / "tests/fixtures/hw/amd";  // a 24 GB Radeon
+  App app = MakeApp();
+  ASSERT_OK(app.store().Import(Model("gpu.gguf"), ImportMode::kLink).status());
+  RunQuery q;
+  q.model = "gpu";
+  Result<RunPlan> plan = app.runs().PlanRun(q);
+  ASSERT_OK(plan.status());
+  EXPECT_NE(plan->settings.n_gpu_layers, 0);  // the tiny model goes to the GPU
+  Result<nlohmann::json> shown = app.settings().Settings();
+  ASSERT_OK(shown.status());
+  EXPECT_EQ((*shown)["settings"]["runtime.gpu"]["value"], "auto");
+  ASSERT_OK(app.settings().Change({{"runtime.gpu", "off"}}).status());
+  plan = app.runs().PlanRun(q);
+  ASSERT_OK(plan.status());
+  EXPECT_EQ(plan->settings.n_gpu_layers, 0);
+  // A bad value is refused and changes nothing.
+  EXPECT_THAT(app.settings().Change({{"runtime.gpu", "sometimes"}}),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ((*app.settings().Settings())["settings"]["runtime.gpu"]["value"], "off");
 }
 
 TEST_F(AppOpsTest, LoadIsAJobThatCanBeCancelled) {

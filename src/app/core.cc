@@ -70,8 +70,15 @@ Result<const HardwareInfo*> Core::hardware() {
   RETURN_IF_ERROR(Init());
   std::call_once(hardware_once_, [this] {
     hardware_ = std::make_unique<HardwareInfo>(SampleHardware().value());
+    cpu_only_ = std::make_unique<HardwareInfo>(*hardware_);
+    cpu_only_->gpus.clear();
   });
   return hardware_.get();
+}
+
+Result<const HardwareInfo*> Core::hardware_for_runs(const Snapshot& s) {
+  ASSIGN_OR_RETURN(const HardwareInfo* hw, hardware());
+  return s.config.runtime().gpu == "off" ? cpu_only_.get() : hw;
 }
 
 Result<HardwareInfo> Core::SampleHardware() {

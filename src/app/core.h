@@ -83,6 +83,9 @@ class Core {
 
   // This machine, probed once per Core; disk space is that of the data folder.
   Result<const HardwareInfo*> hardware();
+  // What runs may use: hardware(), without its GPUs when config.toml's
+  // [runtime] gpu is "off" (the snapshot `s` says).
+  Result<const HardwareInfo*> hardware_for_runs(const Snapshot& s);
   // A fresh probe (free memory, GPU memory and temperature, free disk change;
   // hardware() keeps the first answer). A few milliseconds; not cached.
   Result<HardwareInfo> SampleHardware();
@@ -110,6 +113,7 @@ class Core {
   std::unique_ptr<SnapshotSource> source_;
   std::once_flag hardware_once_;
   std::unique_ptr<HardwareInfo> hardware_;
+  std::unique_ptr<HardwareInfo> cpu_only_;  // hardware_ without GPUs (made with it)
   std::mutex http_mu_;  // guards deps_.http while it is made
   JobRegistry jobs_;    // destroyed first: running jobs use the rest
 };

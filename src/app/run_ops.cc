@@ -64,7 +64,7 @@ RunOps::~RunOps() = default;
 
 Result<RunPlan> RunOps::PlanRun(const RunQuery& query) {
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
-  ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware());
+  ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware_for_runs(*s));
   const Config& c = s->config;
   RunPlan plan;
   runtime::ModelSpec& spec = plan.spec;
@@ -198,7 +198,7 @@ Result<RunPlan> RunOps::PlanRun(const RunQuery& query) {
 
 Result<std::unique_ptr<runtime::SessionManager>> RunOps::OpenSession(const RunPlan& plan) {
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
-  ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware());
+  ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware_for_runs(*s));
   const Config& c = s->config;
   runtime::BackendContext context;
   if (plan.spec.backend != runtime::kDefaultBackend) context.http = &core_->http();

@@ -50,8 +50,8 @@ Result<ServePlan> ServeOps::Plan(const ServeQuery& query, const ServeSettings& s
   if (query.ctx) rq.load.ctx = *query.ctx;
   if (query.model.empty()) return InvalidArgumentError("no model named: give \"model\"");
   ASSIGN_OR_RETURN(RunPlan run, runs_->PlanRun(rq));
-  ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware());
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
+  ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware_for_runs(*s));
 
   ServePlan plan;
   plan.display = run.spec.target.id;
@@ -151,8 +151,8 @@ Result<std::filesystem::path> ServeOps::LlamaServer() const {
 
 Result<runtime::SchedulerOptions> ServeOps::SchedulerOptionsFor(const ServeSettings& settings) {
   ASSIGN_OR_RETURN(const Paths* paths, core_->paths());
-  ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware());
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
+  ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware_for_runs(*s));
   ASSIGN_OR_RETURN(std::filesystem::path binary, LlamaServer());
   runtime::SchedulerOptions o;
   o.binary = binary;

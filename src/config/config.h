@@ -16,6 +16,9 @@
 //   [runtime]                                # see runtime_config.h
 //   idle_ttl = "5m"
 //
+//   [updates]                                # the server checks installed models
+//   check = "1d"                             # for newer revisions this often ("off")
+//
 //   [model_presets.NAME]                     # see model_preset.h
 //   hf_repo = "Qwen/Qwen2.5-Coder-7B-Instruct-GGUF"
 //
@@ -69,6 +72,11 @@ struct DownloadSettings {
   uint64_t max_speed = 0;  // bytes per second over all connections; 0: no cap
 };
 
+// [updates]
+struct UpdateSettings {
+  int64_t check_interval_seconds = 0;  // 0: never
+};
+
 class Config {
  public:
   // The defaults, as if the file were missing.
@@ -104,6 +112,7 @@ class Config {
   const StoreSettings& store() const { return store_; }
   const DownloadSettings& downloads() const { return downloads_; }
   const RuntimeConfig& runtime() const { return runtime_; }
+  const UpdateSettings& updates() const { return updates_; }
 
   // `default_model` at the top level of the file, if set.
   const std::optional<std::string>& default_model() const { return default_model_; }
@@ -122,6 +131,7 @@ class Config {
   StoreSettings store_;
   DownloadSettings downloads_;
   RuntimeConfig runtime_;
+  UpdateSettings updates_;
   std::optional<std::string> default_model_;
   std::vector<std::string> warnings_;
 };

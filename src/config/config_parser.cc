@@ -166,6 +166,7 @@ Status ReadRuntime(Reader& r, const toml::table& table, RuntimeConfig* runtime) 
                          : name == "ollama_host"        ? &runtime->ollama_host
                          : name == "openai_base_url"    ? &runtime->openai_base_url
                          : name == "openai_api_key_env" ? &runtime->openai_api_key_env
+                         : name == "gpu"                ? &runtime->gpu
                                                         : nullptr;
     if (field == nullptr) {
       r.WarnUnknown(v, key, RuntimeKeys());
@@ -173,6 +174,39 @@ Status ReadRuntime(Reader& r, const toml::table& table, RuntimeConfig* runtime) 
     }
     ASSIGN_OR_RETURN(*field, r.String(v, key));
     if (field->empty()) return r.Error(v, key, "must not be empty");
+    if (name == "gpu" && *field != "auto" && *field != "off") {
+      return r.Error(v, key, fmt::format("must be \"auto\" or \"off\", got \"{}\"", *field));
+    }
+  }
+  return Status::Ok();
+}
+
+// [updates]: check = "1d" (how often installed models are checked for a
+// newer revision; "0" or unset: never). At least a minute.
+Status ReadUpdates(Reader& r, const toml::table& table, UpdateSettings* updates) {
+  static constexpr std::string_view kKeys[] = {"check"};
+  for (auto&& [k, v] : table) {
+    const std::string key = TomlKeyPath({"updates", k.str()});
+    if (k.str() != "check") {
+      r.WarnUnknown(v, key, kKeys);
+      continue;
+    }
+    int64_t seconds = 0;
+    if (const auto* i = v.as_integer()) {
+      seconds = i->get();
+    } else if (const auto* s = v.as_string()) {
+      if (s->get() != "off") {
+        Result<int64_t> parsed = ParseDuration(s->get());
+        if (!parsed.ok()) return r.Error(v, key, parsed.status().message());
+        seconds = *parsed;
+      }
+    } else {
+      return r.TypeError(v, key, "a duration such as \"1d\", or \"off\"");
+    }
+    if (seconds < 0 || (seconds > 0 && seconds < 60)) {
+      return r.Error(v, key, fmt::format("must be off or at least a minute, got {} s", seconds));
+    }
+    updates->check_interval_seconds = seconds;
   }
   return Status::Ok();
 }
@@ -420,6 +454,9 @@ Result<Config> ConfigParser::FromTable(const toml::table& root, std::string_view
     } else if (key == "runtime") {
       ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[runtime]"));
       RETURN_IF_ERROR(ReadRuntime(r, *t, &config.runtime_));
+    } else if (key == "updates") {
+      ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[updates]"));
+      RETURN_IF_ERROR(ReadUpdates(r, *t, &config.updates_));
     } else if (key == "model_presets") {
       ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[model_presets.NAME]"));
       RETURN_IF_ERROR(ReadPresets(r, *t, &config.presets_));
@@ -435,7 +472,7 @@ Result<Config> ConfigParser::FromTable(const toml::table& root, std::string_view
     } else {
       r.Warn(v, TomlKeyPath({key}),
              "unknown key, ignored (known top-level keys: default_model; tables: limits, "
-             "store, downloads, runtime, model_presets, performance_profiles)");
+             "store, downloads, runtime, updates, model_presets, performance_profiles)");
     }
   }
   ASSIGN_OR_RETURN(config.profiles_, ResolveProfiles(definitions));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config_parser.h"
+#include "config/settings.h"
 #include "config/toml_text.h"
 #include "core/file_util.h"
 
@@ -267,6 +268,38 @@ Result<Config> RemoveModelPreset(const fs::path& config_file, std::string_view n
   }
   presets->erase(name);
   if (presets->empty()) doc.root.erase(kPresets);
+  return Save(doc);
+}
+
+Result<Config> ChangeSettings(const fs::path& config_file, const nlohmann::json& changes) {
+  if (!changes.is_object() || changes.empty()) {
+    return InvalidArgumentError("give the settings to change as an object of KEY: value");
+  }
+  ASSIGN_OR_RETURN(Document doc, Open(config_file));
+  for (const auto& [key, value] : changes.items()) {
+    const SettingKey* k = FindSettingKey(key);
+    if (k == nullptr) {
+      std::string known;
+      for (const SettingKey& s : SettingKeys()) known += (known.empty() ? "" : ", ") + std::string(s.key);
+      return InvalidArgumentError(fmt::format("{}: not a setting (settings: {})", key, known));
+    }
+    const size_t dot = key.find('.');
+    const std::string table = key.substr(0, dot), name = key.substr(dot + 1);
+    if (!doc.root.contains(table)) doc.root.insert(table, toml::table{});
+    toml::table* t = doc.root.get(table)->as_table();  // a table: Open validated the file
+    if (value.is_null()) {
+      t->erase(name);
+      if (t->empty()) doc.root.erase(table);
+    } else if (value.is_string()) {
+      t->insert_or_assign(name, value.get<std::string>());
+    } else if (value.is_number_integer() && k->kind == "integer") {
+      t->insert_or_assign(name, value.get<int64_t>());
+    } else {
+      return InvalidArgumentError(fmt::format(
+          "{}: must be {} or null (the default, {})", key,
+          k->kind == "integer" ? "a whole number" : "a string", k->fallback));
+    }
+  }
   return Save(doc);
 }
 

@@ -1,5 +1,5 @@
 // Changes to config.toml: creating, updating and deleting performance
-// profiles, and setting the default model.
+// profiles, setting the default model, presets and single settings.
 //
 // Each function reads the file (a missing file counts as an empty one),
 // refuses to change a file that does not load, applies its change to the
@@ -62,6 +62,14 @@ Result<Config> ClearDefaultModel(const std::filesystem::path& config_file);
 Result<Config> AddModelPreset(const std::filesystem::path& config_file, std::string_view name,
                               const std::filesystem::path& weights, std::string_view description,
                               const ModelPreset& more = {});
+// Sets or removes settable keys (settings.h): each change is a key such as
+// "limits.os_reserve" and a JSON value (a string, an integer for integer
+// keys, null to remove the key and so restore its default). All or
+// nothing: InvalidArgument naming the key for an unknown key, a wrong type
+// or a value the file would refuse; nothing is written then.
+Result<Config> ChangeSettings(const std::filesystem::path& config_file,
+                              const nlohmann::json& changes);
+
 // Removes [model_presets.NAME]. NotFound when there is none.
 Result<Config> RemoveModelPreset(const std::filesystem::path& config_file, std::string_view name);
 

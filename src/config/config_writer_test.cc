@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "config/settings.h"
 #include "core/file_util.h"
 #include "core/status_matchers.h"
 
@@ -333,6 +334,60 @@ TEST_F(ConfigWriterTest, ClearDefaultModel) {
   toml::table expected = ParseTree(kOriginal);
   expected.erase("default_model");
   EXPECT_EQ(Tree(), expected);
+}
+
+TEST_F(ConfigWriterTest, SettingsAreSetRemovedAndReadBack) {
+  auto c = ChangeSettings(path_, {{"limits.max_ram_usage", "60%"},
+                                  {"limits.os_reserve", nullptr},
+                                  {"downloads.connections", 4},
+                                  {"downloads.max_speed", "25MB"},
+                                  {"runtime.gpu", "off"},
+                                  {"runtime.idle_ttl", "10m"},
+                                  {"updates.check", "1d"}});
+  ASSERT_OK(c);
+  EXPECT_DOUBLE_EQ(c->limits().max_ram_usage.fraction, 0.6);
+  EXPECT_EQ(c->limits().os_reserve, Limits().os_reserve);  // the default again
+  EXPECT_EQ(c->downloads().connections, 4);
+  EXPECT_EQ(c->downloads().max_speed, 25'000'000u);
+  EXPECT_EQ(c->runtime().gpu, "off");
+  EXPECT_EQ(c->runtime().idle_ttl_seconds, 600);
+  EXPECT_EQ(c->updates().check_interval_seconds, 86400);
+  // What SettingsJson reports is what a change writes back to the same values.
+  nlohmann::json shown = SettingsJson(*c);
+  EXPECT_EQ(shown["limits.max_ram_usage"]["value"], "60%");
+  EXPECT_EQ(shown["limits.os_reserve"]["value"], "2GB");
+  EXPECT_EQ(shown["downloads.max_speed"]["value"], "25MB");
+  EXPECT_EQ(shown["runtime.idle_ttl"]["value"], "10m");
+  EXPECT_EQ(shown["updates.check"]["value"], "1d");
+  nlohmann::json again = nlohmann::json::object();
+  for (const auto& [k, v] : shown.items()) again[k] = v["value"];
+  auto same = ChangeSettings(path_, again);
+  ASSERT_OK(same);
+  EXPECT_EQ(SettingsJson(*same), shown);
+  // Everything else in the file is kept.
+  EXPECT_EQ(same->default_model(), "gemma2-2b-it");
+  EXPECT_NE(Tree()["server"].as_table(), nullptr);
+  ExpectNoStrayFiles();
+}
+
+TEST_F(ConfigWriterTest, BadSettingsChangeNothingAndNameTheKey) {
+  const std::string before = Contents();
+  EXPECT_THAT(ChangeSettings(path_, {{"limits.max_ram", "50%"}}),
+              StatusHasMessage(HasSubstr("limits.max_ram: not a setting")));
+  EXPECT_THAT(ChangeSettings(path_, {{"downloads.connections", 0}}),
+              StatusHasMessage(HasSubstr("downloads.connections")));
+  EXPECT_THAT(ChangeSettings(path_, {{"downloads.connections", "many"}}),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ChangeSettings(path_, {{"runtime.gpu", "always"}}),
+              StatusHasMessage(HasSubstr("\"auto\" or \"off\"")));
+  EXPECT_THAT(ChangeSettings(path_, {{"updates.check", "10s"}}),
+              StatusHasMessage(HasSubstr("at least a minute")));
+  // One bad value among good ones: none is written.
+  EXPECT_THAT(ChangeSettings(path_, {{"limits.os_reserve", "1GB"}, {"limits.max_ram_usage", "150%"}}),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ChangeSettings(path_, nlohmann::json::object()), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(Contents(), before);
+  ExpectNoStrayFiles();
 }
 
 }  // namespace

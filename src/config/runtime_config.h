@@ -6,6 +6,7 @@
 //   ollama_host = "http://127.0.0.1:11434"      # else $OLLAMA_HOST, else this
 //   openai_base_url = "http://127.0.0.1:8080/v1" # else $OPENAI_BASE_URL, else this
 //   openai_api_key_env = "OPENAI_API_KEY"       # the variable holding the key
+//   gpu = "auto"                 # auto: offload what fits (the fit planner); off: CPU only
 //
 // Plain values: thread-safe.
 #ifndef HANGAR_CONFIG_RUNTIME_CONFIG_H_
@@ -27,13 +28,14 @@ struct RuntimeConfig {
   std::string ollama_host;
   std::string openai_base_url;
   std::string openai_api_key_env = "OPENAI_API_KEY";
+  std::string gpu = "auto";  // "auto" or "off"
   friend bool operator==(const RuntimeConfig&, const RuntimeConfig&) = default;
 };
 
-// backend, idle_ttl, ollama_host, openai_base_url, openai_api_key_env.
+// backend, idle_ttl, ollama_host, openai_base_url, openai_api_key_env, gpu.
 std::span<const std::string_view> RuntimeKeys();
 
-// {"backend", "idle_ttl_seconds", "ollama_host", "openai_base_url", "openai_api_key_env"}
+// {"backend", "idle_ttl_seconds", "ollama_host", "openai_base_url", "openai_api_key_env", "gpu"}
 nlohmann::json ToJson(const RuntimeConfig& runtime);
 
 }  // namespace hangar
