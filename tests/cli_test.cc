@@ -70,7 +70,8 @@ TEST_F(CliTest, HelpForEveryCommand) {
   ProcessResult top = Run({"--help"});
   EXPECT_EQ(top.exit_code, 0);
   for (const char* cmd :
-       {"list", "info", "validate", "default", "inspect", "fit", "recommend", "hw", "profile"}) {
+       {"list", "info", "validate", "default", "inspect", "fit", "recommend", "hw", "profile",
+        "config"}) {
     EXPECT_THAT(top.out, HasSubstr(cmd));
     ProcessResult r = Run({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd;
@@ -257,6 +258,38 @@ TEST_F(CliTest, ProfileLifecycle) {
   EXPECT_EQ(Run({"profile", "delete", "balanced"}).exit_code, 1);  // built-in
   nlohmann::json rec = Json(Run({"profile", "recommend", "--json"}));
   EXPECT_THAT(std::string(rec["profile"]), ::testing::AnyOf("fast", "balanced", "quality"));
+}
+
+TEST_F(CliTest, ConfigShowsSetsAndUnsetsSettings) {
+  auto value = [](const nlohmann::json& shown, std::string_view key) {
+    for (const auto& s : shown["settings"]) {
+      if (s["key"] == key) return s["value"];
+    }
+    return nlohmann::json();
+  };
+  nlohmann::json shown = Json(Run({"config", "--json"}));
+  EXPECT_EQ(value(shown, "runtime.gpu"), "auto");
+  EXPECT_EQ(value(shown, "downloads.connections"), 8);
+  ProcessResult set = Run({"config", "set", "runtime.gpu=off", "downloads.connections=3",
+                           "limits.max_ram_usage=70%"});
+  EXPECT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_THAT(set.out, HasSubstr("runtime.gpu"));
+  shown = Json(Run({"config", "show", "--json"}));
+  EXPECT_EQ(value(shown, "runtime.gpu"), "off");
+  EXPECT_EQ(value(shown, "downloads.connections"), 3);
+  EXPECT_EQ(value(shown, "limits.max_ram_usage"), "70%");
+  // A bad value names the key and changes nothing; so does an unknown key.
+  ProcessResult bad = Run({"config", "set", "runtime.gpu=auto", "downloads.connections=99"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("downloads.connections: must be between 1 and 64"));
+  EXPECT_EQ(value(Json(Run({"config", "--json"})), "runtime.gpu"), "off");
+  EXPECT_THAT(Run({"config", "set", "gpu=off"}).err, HasSubstr("not a setting"));
+  EXPECT_EQ(Run({"config", "set", "runtime.gpu"}).exit_code, 2);
+  EXPECT_EQ(Run({"config", "unset", "runtime.gpu", "downloads.connections"}).exit_code, 0);
+  shown = Json(Run({"config", "--json"}));
+  EXPECT_EQ(value(shown, "runtime.gpu"), "auto");
+  EXPECT_EQ(value(shown, "downloads.connections"), 8);
+  EXPECT_EQ(value(shown, "limits.max_ram_usage"), "70%");
 }
 
 TEST_F(CliTest, HardwareReportOnThisMachine) {

@@ -1,10 +1,13 @@
 // hangar profile list | info | create | update | delete | recommend
+// hangar config [show] | set KEY=VALUE... | unset KEY...
+#include <charconv>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "cli/command.h"
+#include "config/settings.h"
 
 namespace hangar::cli {
 namespace {
@@ -127,6 +130,73 @@ void AddProfile(CLI::App& sub, Context& ctx) {
     if (!r.ok()) return ctx.Fail(r.status());
     if (ctx.json) return ctx.PrintJson({{"profile", r->profile}, {"reason", r->reason}});
     ctx.Print(r->profile + ": " + r->reason + "\n");
+  });
+}
+
+namespace {
+
+void PrintSettings(Context& ctx, const nlohmann::json& shown) {
+  if (ctx.json) return ctx.PrintJson(shown);
+  Table t({"SETTING", "VALUE", "DEFAULT", "WHAT"});
+  for (const nlohmann::json& s : shown["settings"]) {
+    auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    t.AddRow({s["key"].get<std::string>(), text(s["value"]), text(s["default"]), s["description"].get<std::string>()});
+  }
+  ctx.Print(t.Render(ctx.style));
+  ctx.Print("In " + shown["file"].get<std::string>() + "\n");
+  for (const auto& w : shown["warnings"]) ctx.Print(ctx.style.Yellow("warning: ") + w.get<std::string>() + "\n");
+}
+
+}  // namespace
+
+void AddConfig(CLI::App& sub, Context& ctx) {
+  AddJsonFlag(sub, ctx);
+  auto show = [&ctx] {
+    auto shown = ctx.app().settings().Settings();
+    if (!shown.ok()) return ctx.Fail(shown.status());
+    PrintSettings(ctx, *shown);
+  };
+  sub.callback([&sub, show] {
+    if (sub.get_subcommands().empty()) show();
+  });
+  CLI::App* sh = sub.add_subcommand("show", "The settings, their values and defaults");
+  AddJsonFlag(*sh, ctx);
+  sh->callback(show);
+
+  auto pairs = std::make_shared<std::vector<std::string>>();
+  CLI::App* set = sub.add_subcommand("set", "Change settings: KEY=VALUE ... (all or nothing)");
+  set->add_option("KEY=VALUE", *pairs, "limits.max_ram_usage=70% runtime.gpu=off ...")->required();
+  AddJsonFlag(*set, ctx);
+  set->callback([&ctx, pairs] {
+    nlohmann::json changes = nlohmann::json::object();
+    for (const std::string& p : *pairs) {
+      const size_t eq = p.find('=');
+      if (eq == std::string::npos || eq == 0) return ctx.UsageError("config set: expected KEY=VALUE, got " + p);
+      const std::string key = p.substr(0, eq), value = p.substr(eq + 1);
+      const SettingKey* k = FindSettingKey(key);
+      int n = 0;
+      if (k != nullptr && k->kind == "integer" &&
+          std::from_chars(value.data(), value.data() + value.size(), n).ptr == value.data() + value.size()) {
+        changes[key] = n;
+      } else {
+        changes[key] = value;
+      }
+    }
+    auto shown = ctx.app().settings().Change(changes);
+    if (!shown.ok()) return ctx.Fail(shown.status());
+    PrintSettings(ctx, *shown);
+  });
+
+  auto keys = std::make_shared<std::vector<std::string>>();
+  CLI::App* unset = sub.add_subcommand("unset", "Remove settings so their defaults apply again");
+  unset->add_option("KEY", *keys, "Settings to remove")->required();
+  AddJsonFlag(*unset, ctx);
+  unset->callback([&ctx, keys] {
+    nlohmann::json changes = nlohmann::json::object();
+    for (const std::string& k : *keys) changes[k] = nullptr;
+    auto shown = ctx.app().settings().Change(changes);
+    if (!shown.ok()) return ctx.Fail(shown.status());
+    PrintSettings(ctx, *shown);
   });
 }
 

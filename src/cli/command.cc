@@ -54,6 +54,8 @@ const CommandSpec kCommands[] = {
     {"doctor", "Health: memory, disk, GPU memory and temperature, speed degradation", AddDoctor},
     {"hw", "Report this machine: CPU, memory, GPUs, disk, OS", AddHw},
     {"profile", "Manage performance profiles (sampling settings)", AddProfile},
+    {"config", "Show or change settings: memory limits, GPU use, downloads, update checks",
+     AddConfig},
     {"pull", "Download models: verified, resumable, segmented; refused if they cannot fit",
      AddPull},
     {"outdated", "Which installed models have a newer revision at their source", AddOutdated},

@@ -69,13 +69,14 @@ const SettingKey* FindSettingKey(std::string_view key) {
 }
 
 nlohmann::json SettingsJson(const Config& config) {
-  nlohmann::json out = nlohmann::json::object();
+  nlohmann::json out = nlohmann::json::array();
   for (const SettingKey& k : kKeys) {
-    out[std::string(k.key)] = {{"value", Current(config, k.key)},
+    out.push_back({{"key", k.key},
+                               {"value", Current(config, k.key)},
                                {"default", k.kind == "integer" ? nlohmann::json(std::stoi(std::string(k.fallback)))
                                                                : nlohmann::json(k.fallback)},
                                {"kind", k.kind},
-                               {"description", k.description}};
+                               {"description", k.description}});
   }
   return out;
 }

@@ -32,8 +32,8 @@ std::span<const SettingKey> SettingKeys();
 // The entry for `key`, or nullptr.
 const SettingKey* FindSettingKey(std::string_view key);
 
-// {"KEY": {"value": current value as written back ("80%", 8, "off"),
-//          "default", "kind", "description"}, ...} for every settable key.
+// [{"key", "value": the current value as written back ("80%", 8, "off"),
+//   "default", "kind", "description"}, ...]: every settable key, in order.
 nlohmann::json SettingsJson(const Config& config);
 
 }  // namespace hangar
