@@ -12,7 +12,8 @@ App::Parts::Parts(Deps deps)
       runs(&core),
       profiles(&core),
       serve(&core, &runs),
-      settings(&core) {}
+      settings(&core),
+      downloads(&core, &pulls) {}
 
 App::App(Deps deps) : parts_(std::make_unique<Parts>(std::move(deps))) {}
 

@@ -26,6 +26,7 @@
 #include <memory>
 
 #include "app/core.h"
+#include "app/downloads.h"
 #include "app/fit_ops.h"
 #include "app/jobs.h"
 #include "app/model_ops.h"
@@ -58,6 +59,7 @@ class App {
   ProfileOps& profiles() { return parts_->profiles; }
   ServeOps& serve() { return parts_->serve; }
   SettingsOps& settings() { return parts_->settings; }
+  Downloads& downloads() { return parts_->downloads; }
   JobRegistry& jobs() { return parts_->core.jobs(); }
 
  private:
@@ -77,6 +79,7 @@ class App {
     ProfileOps profiles;
     ServeOps serve;
     SettingsOps settings;
+    Downloads downloads;
   };
   std::unique_ptr<Parts> parts_;
 };

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "app/app.h"
 #include "app/test_util.h"
@@ -188,6 +189,82 @@ TEST_F(AppOpsTest, APullJobCanBeCancelledAndKeepsItsPartial) {
     partial = partial || e.path().filename().string().find("partial") != std::string::npos;
   }
   EXPECT_TRUE(partial);
+}
+
+// Downloads: pause keeps the partial, a process that stops leaves the
+// download to be resumed by the next, cancel removes the partial.
+TEST_F(AppOpsTest, DownloadsPauseResumeSurviveARestartAndCancel) {
+  testing::TestHttpServer server;
+  std::string body = *ReadFile(fit::testing::TinyModel("llama"));
+  body.resize(body.size() + (2 << 20), '\0');  // trailing bytes the GGUF reader never reads
+  testing::FileOptions slow;
+  slow.bytes_per_second = 2 << 20;
+  server.AddFile("/slow.gguf", body, slow);
+  server.AddFile("/other.gguf", body, slow);
+  http_ = std::make_shared<CurlHttpClient>();
+  const std::string url = server.Url("/slow.gguf");
+  auto progressed = [](App& app, const std::string& job) {
+    for (int i = 0; i < 600; ++i) {
+      Result<JobInfo> j = app.jobs().Get(job);
+      if (j.ok() && j->last && j->last->completed > 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  auto partials = [this] {
+    size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(home_.path())) {
+      n += e.path().filename().string().find("partial") != std::string::npos ||
+           e.path().extension() == ".incomplete";
+    }
+    return n;
+  };
+  {
+    App app = MakeApp();
+    Result<Download> d = app.downloads().Start(url);
+    ASSERT_OK(d.status());
+    EXPECT_EQ(d->state, "running");
+    ASSERT_TRUE(progressed(app, d->job));
+    Result<Download> paused = app.downloads().Pause(d->id);
+    ASSERT_OK(paused.status());
+    EXPECT_EQ(paused->state, "paused");
+    EXPECT_EQ(app.jobs().Get(d->job)->state, JobState::kCancelled);
+    EXPECT_GT(partials(), 0u);
+    EXPECT_THAT(app.downloads().Pause(d->id), StatusIs(StatusCode::kFailedPrecondition));
+    // Starting the same model again resumes it rather than adding a second one.
+    Result<Download> again = app.downloads().Start(url);
+    ASSERT_OK(again.status());
+    EXPECT_EQ(again->id, d->id);
+    EXPECT_EQ(again->state, "running");
+    ASSERT_TRUE(progressed(app, again->job));
+    EXPECT_EQ(app.downloads().List()->size(), 1u);
+  }  // the process ends with the download unfinished
+  {
+    App app = MakeApp();
+    Result<std::vector<Download>> list = app.downloads().List();
+    ASSERT_OK(list.status());
+    ASSERT_EQ(list->size(), 1u);
+    EXPECT_EQ((*list)[0].state, "running");
+    EXPECT_EQ(*app.downloads().ResumeInterrupted(), 1u);
+    const std::string job = app.downloads().List()->at(0).job;
+    ASSERT_FALSE(job.empty());
+    Result<JobInfo> done = app.jobs().Wait(job);
+    ASSERT_OK(done.status());
+    EXPECT_EQ(done->state, JobState::kSucceeded) << done->status.message();
+    EXPECT_TRUE(app.downloads().List()->empty());
+    EXPECT_EQ(app.store().Installed()->size(), 1u);
+    EXPECT_EQ(partials(), 0u);
+
+    // Cancel: the job stops and its partial files go.
+    Result<Download> other = app.downloads().Start(server.Url("/other.gguf"));
+    ASSERT_OK(other.status());
+    ASSERT_TRUE(progressed(app, other->job));
+    EXPECT_GT(partials(), 0u);
+    ASSERT_OK(app.downloads().Cancel(other->id));
+    EXPECT_EQ(partials(), 0u);
+    EXPECT_TRUE(app.downloads().List()->empty());
+    EXPECT_THAT(app.downloads().Cancel(other->id), StatusIs(StatusCode::kNotFound));
+  }
 }
 
 TEST_F(AppOpsTest, FitOfALocalFileAndOfACatalogModel) {

@@ -128,6 +128,7 @@ Result<PullReport> PullOps::Pull(const PullQuery& query, const PullCallbacks& ca
     }
   }
   report.already_present = plan.all_cached();
+  if (callbacks.planned) callbacks.planned(plan);
   RETURN_IF_ERROR(puller.Fetch(plan, options, callbacks.progress));
 
   // Into the state database, facts from the (now local) header.
@@ -169,9 +170,10 @@ Result<PullReport> PullOps::Pull(const PullQuery& query, const PullCallbacks& ca
   return report;
 }
 
-std::string PullOps::StartPull(PullQuery query) {
+std::string PullOps::StartPull(PullQuery query, PullJobHooks hooks) {
   const std::string title = query.ref;
-  return core_->jobs().Start("pull", title, [this, query = std::move(query)](JobContext& job) {
+  return core_->jobs().Start("pull", title, [this, query = std::move(query),
+                                             hooks = std::move(hooks)](JobContext& job) {
     PullQuery q = query;
     q.options.cancelled = [&job] { return job.cancelled(); };
     PullCallbacks callbacks;
@@ -185,7 +187,9 @@ std::string PullOps::StartPull(PullQuery query) {
       }
       job.Report("downloading " + p.name, p.completed, p.total);
     };
+    callbacks.planned = hooks.planned;
     Result<PullReport> r = Pull(q, callbacks);
+    if (hooks.finished) hooks.finished(r.status());
     if (!r.ok()) return r.status();
     job.SetResult("installed as " + EntryIdOf(r->model));
     return Status::Ok();

@@ -37,6 +37,14 @@ struct PullQuery {
 struct PullCallbacks {
   std::function<void(const std::string&)> status;  // "resolving ...", "reading the header ..."
   fetch::PullProgressFn progress;                  // per file, from the downloader
+  std::function<void(const fetch::PullPlan&)> planned;  // before the first byte
+};
+
+// What a pull job's starter hears: the plan once made, and the outcome
+// before the job ends (it may clean up, e.g. remove partial files).
+struct PullJobHooks {
+  std::function<void(const fetch::PullPlan&)> planned;
+  std::function<void(const Status&)> finished;
 };
 
 struct PullReport {
@@ -70,7 +78,7 @@ class PullOps {
   // Pull() as a job of kind "pull": its events are the status lines and the
   // download progress; Cancel stops the download (the partial stays for a
   // resume). Returns the job id at once.
-  std::string StartPull(PullQuery query);
+  std::string StartPull(PullQuery query, PullJobHooks hooks = {});
 
   // Asks each installed model's source (or only `only`) for its revision:
   // an HF branch's commit, an Ollama tag's manifest digest. NotFound when
