@@ -1025,6 +1025,228 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   EXPECT_TRUE(doc.json()["paths"].contains("/api/model/switch"));
 }
 
+// Settings, profiles, doctor, share, discover, outdated/update, and the
+// state exported from one server and imported into another (a second home),
+// which downloads the model again from its source.
+TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
+  MakeModel("chat");
+  fs::path file = MakeRemoteFile("q8_0", 64);
+  testing::TestHttpServer files;
+  files.AddFile("/remote.gguf", ReadFile(file));
+  ASSERT_EQ(testing::RunProcess({HANGAR_BIN, "pull", files.Url("/remote.gguf")}, env_).exit_code, 0);
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  auto get = [&](std::string target) { return Http(port, "GET", target); };
+  auto send = [&](std::string method, std::string target, Json body) {
+    return Http(port, method, target, body.dump());
+  };
+  auto setting = [](const Json& shown, std::string_view key) {
+    for (const Json& s : shown["settings"]) {
+      if (s["key"] == key) return s["value"];
+    }
+    return Json();
+  };
+
+  // Settings: read, changed all or nothing, refused with the key named.
+  Reply settings = get("/api/settings");
+  ASSERT_EQ(settings.status, 200) << settings.body;
+  EXPECT_EQ(setting(settings.json(), "runtime.gpu"), "auto");
+  Reply changed = send("PATCH", "/api/settings",
+                       {{"runtime.gpu", "off"}, {"downloads.connections", 2}, {"limits.os_reserve", "3GB"}});
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  EXPECT_EQ(setting(changed.json(), "runtime.gpu"), "off");
+  EXPECT_EQ(setting(changed.json(), "downloads.connections"), 2);
+  Reply refused = send("PATCH", "/api/settings", {{"runtime.gpu", "auto"}, {"downloads.connections", 0}});
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("downloads.connections"), std::string::npos) << refused.body;
+  EXPECT_EQ(setting(get("/api/settings").json(), "runtime.gpu"), "off");
+  EXPECT_EQ(send("PATCH", "/api/settings", {{"gpu", "off"}}).status, 400);
+  EXPECT_EQ(get("/api/limits").json()["os_reserve"]["text"], "2.79 GiB");
+
+  // Profiles: create, read, change, refuse, delete.
+  Reply created = send("POST", "/api/profiles", {{"name", "code"}, {"temperature", 0.2}, {"inherits", "precise"}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.json()["temperature"], 0.2);
+  EXPECT_EQ(send("POST", "/api/profiles", {{"name", "code"}}).status, 409);
+  EXPECT_EQ(send("POST", "/api/profiles", {{"temperature", 0.2}}).status, 400);
+  EXPECT_EQ(send("PATCH", "/api/profiles/code", {{"max_tokens", 77}}).json()["max_tokens"], 77);
+  Reply hot = send("PATCH", "/api/profiles/code", {{"temperature", "hot"}});
+  EXPECT_EQ(hot.status, 400);
+  EXPECT_NE(hot.body.find("temperature"), std::string::npos) << hot.body;
+  EXPECT_EQ(send("PATCH", "/api/profiles/code", {{"temperature", 9}}).status, 400);
+  EXPECT_EQ(get("/api/profiles/code").json()["max_tokens"], 77);
+  EXPECT_EQ(get("/api/profiles/ghost").status, 404);
+  EXPECT_EQ(Http(port, "DELETE", "/api/profiles/balanced").status, 400);  // a built-in
+
+  // Doctor.
+  Reply doctor = get("/api/doctor");
+  ASSERT_EQ(doctor.status, 200) << doctor.body;
+  EXPECT_FALSE(doctor.json()["checks"].empty());
+  EXPECT_TRUE(doctor.json()["overall"] == "ok" || doctor.json()["overall"] == "warn" ||
+              doctor.json()["overall"] == "fail");
+
+  // Share with Ollama, without a copy; discover finds it as already known.
+  Reply shared = send("POST", "/api/model/share", {{"model", "chat"}, {"tool", "ollama"}});
+  ASSERT_EQ(shared.status, 200) << shared.body;
+  EXPECT_TRUE(fs::exists(shared.json()["index"].get<std::string>())) << shared.body;
+  EXPECT_EQ(send("POST", "/api/model/share", {{"model", "chat"}, {"tool", "gpt4all"}}).status, 400);
+  EXPECT_EQ(send("POST", "/api/model/share", {{"model", "chat"}}).status, 400);
+  Reply discovered = send("POST", "/api/model/discover", Json::object());
+  ASSERT_EQ(discovered.status, 200) << discovered.body;
+  EXPECT_TRUE(discovered.json().contains("already_known")) << discovered.body;
+
+  // Outdated: a URL has no revisions, an imported file is updated by whoever
+  // made it; update has nothing to do. No check ran by itself yet.
+  EXPECT_EQ(get("/api/model/outdated?cached=true").status, 404);
+  Reply outdated = get("/api/model/outdated");
+  ASSERT_EQ(outdated.status, 200) << outdated.body;
+  EXPECT_EQ(outdated.json()["outdated"], 0);
+  EXPECT_EQ(outdated.json()["models"].size(), 2u) << outdated.body;
+  EXPECT_EQ(get("/api/model/outdated?model=no-such-model").status, 404);
+  Reply update = send("POST", "/api/model/update", {{"all", true}});
+  ASSERT_EQ(update.status, 200) << update.body;
+  EXPECT_EQ(update.json()["not_updated"].size(), 2u);
+  EXPECT_EQ(send("POST", "/api/model/update", Json::object()).status, 400);
+
+  // The state, then a second machine (another home) that imports it.
+  Reply exported = get("/api/export");
+  ASSERT_EQ(exported.status, 200);
+  const Json state = exported.json();
+  EXPECT_EQ(state["version"], "1.1");
+  EXPECT_EQ(state["settings"]["runtime.gpu"], "off");
+  EXPECT_EQ(state["models"].size(), 2u);
+  ASSERT_EQ(state["profiles"].size(), 1u) << exported.body;
+  EXPECT_EQ(state["profiles"][0]["name"], "code");
+
+  const fs::path first_home = home_;
+  home_ = first_home / "second";
+  fs::create_directories(home_);
+  for (auto& [k, v] : env_) {
+    if (v.rfind(first_home.string(), 0) == 0) v = (home_ / fs::path(v).lexically_relative(first_home)).string();
+  }
+  uint16_t second = Start();
+  ASSERT_NE(second, 0) << ReadFile(err_);
+  EXPECT_EQ(Http(second, "POST", "/api/import", R"({"models": "none"})").status, 400);
+  EXPECT_EQ(Http(second, "POST", "/api/import", R"({"version": "9", "models": []})").status, 400);
+  Reply imported = Http(second, "POST", "/api/import", state.dump());
+  ASSERT_EQ(imported.status, 200) << imported.body;
+  const Json result = imported.json();
+  ASSERT_EQ(result["downloading"].size(), 1u) << imported.body;  // the model with a source
+  ASSERT_EQ(result["skipped"].size(), 1u) << imported.body;      // the file imported in place
+  EXPECT_EQ(result["profiles"], Json::array({"code"}));
+  const std::string job = result["downloading"][0]["job"];
+  Json done;
+  for (int i = 0; i < 300; ++i) {
+    done = Http(second, "GET", "/api/jobs/" + job).json();
+    if (done.value("state", "") != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(done["state"], "succeeded") << done.dump();
+  EXPECT_EQ(Http(second, "GET", "/api/model/list?installed_only=true").json()["count"], 1);
+  EXPECT_EQ(setting(Http(second, "GET", "/api/settings").json(), "runtime.gpu"), "off");
+  EXPECT_EQ(Http(second, "GET", "/api/profiles/code").json()["max_tokens"], 77);
+  EXPECT_TRUE(Http(second, "GET", "/api/downloads").json()["downloads"].empty());
+
+  // The second server's own update check: none until [updates] check is
+  // set, then one at once, kept for GET ?cached=true.
+  EXPECT_EQ(Http(second, "GET", "/api/model/outdated?cached=true").status, 404);
+  ASSERT_EQ(Http(second, "PATCH", "/api/settings", R"({"updates.check":"1h"})").status, 200);
+  Reply cached;
+  for (int i = 0; i < 100; ++i) {
+    cached = Http(second, "GET", "/api/model/outdated?cached=true");
+    if (cached.status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(cached.status, 200) << cached.body;
+  EXPECT_EQ(cached.json()["models"].size(), 1u);
+  home_ = first_home;
+}
+
+// Downloads: pause (the partial stays), resume, a server restart in the
+// middle (the next server goes on by itself), cancel (the partial goes).
+TEST_F(ServeTest, DownloadsPauseResumeCancelAndSurviveARestart) {
+  fs::path file = MakeRemoteFile("f32", 256, 4);  // about 24 MiB
+  testing::TestHttpServer files;
+  testing::FileOptions slow;
+  slow.bytes_per_second = 4 << 20;
+  files.AddFile("/remote.gguf", ReadFile(file), slow);
+  files.AddFile("/other.gguf", ReadFile(file), slow);
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  auto progress = [&](uint16_t p, const std::string& job, uint64_t at_least = 1) {
+    Json j;
+    for (int i = 0; i < 500; ++i) {
+      j = Http(p, "GET", "/api/jobs/" + job).json();
+      if (j.value("completed", uint64_t{0}) >= at_least || j.value("state", "") != "running") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return j.value("completed", uint64_t{0});
+  };
+  auto partials = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(home_)) {
+      const std::string name = e.path().filename().string();
+      n += name.ends_with("-partial") || name.ends_with(".partial") || name.ends_with(".incomplete");
+    }
+    return n;
+  };
+  Reply started = Http(port, "POST", "/api/model/download", Json{{"model", files.Url("/remote.gguf")}}.dump());
+  ASSERT_EQ(started.status, 202) << started.body;
+  const std::string id = started.json()["download"];
+  ASSERT_GT(progress(port, started.json()["job"]), 0u);
+
+  Reply paused = Http(port, "PATCH", "/api/downloads/" + id, R"({"state":"paused"})");
+  ASSERT_EQ(paused.status, 200) << paused.body;
+  EXPECT_EQ(paused.json()["state"], "paused");
+  EXPECT_GT(partials(), 0u);
+  EXPECT_EQ(Http(port, "PATCH", "/api/downloads/" + id, R"({"state":"paused"})").status, 409);
+  EXPECT_EQ(Http(port, "PATCH", "/api/downloads/" + id, R"({"state":"gone"})").status, 400);
+  EXPECT_EQ(Http(port, "PATCH", "/api/downloads/dl-99", R"({"state":"running"})").status, 404);
+  Json listed = Http(port, "GET", "/api/downloads").json();
+  ASSERT_EQ(listed["downloads"].size(), 1u);
+  EXPECT_EQ(listed["downloads"][0]["state"], "paused");
+
+  Reply resumed = Http(port, "PATCH", "/api/downloads/" + id, R"({"state":"running"})");
+  ASSERT_EQ(resumed.status, 200) << resumed.body;
+  ASSERT_GE(progress(port, resumed.json()["job"], 8 << 20), 8u << 20);
+  auto [code, seconds] = Terminate();
+  EXPECT_EQ(code, 0);
+  const uint64_t sent_before = files.BodyBytesSent();
+
+  // The next server resumes it by itself.
+  port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+  listed = Http(port, "GET", "/api/downloads").json();
+  ASSERT_EQ(listed["downloads"].size(), 1u) << listed.dump();
+  EXPECT_EQ(listed["downloads"][0]["state"], "running");
+  const std::string job = listed["downloads"][0]["job"];
+  Json done;
+  for (int i = 0; i < 600; ++i) {
+    done = Http(port, "GET", "/api/jobs/" + job).json();
+    if (done.value("state", "") != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(done["state"], "succeeded") << done.dump();
+  // A resume: the second server fetched less than the file (the header
+  // read for the fit check included).
+  EXPECT_LT(files.BodyBytesSent() - sent_before, fs::file_size(file));
+  EXPECT_TRUE(Http(port, "GET", "/api/downloads").json()["downloads"].empty());
+  EXPECT_EQ(Http(port, "GET", "/api/model/list?installed_only=true").json()["count"], 1);
+  EXPECT_EQ(partials(), 0u);
+
+  // Cancel: gone, and so is its partial file.
+  Reply other = Http(port, "POST", "/api/model/download", Json{{"model", files.Url("/other.gguf")}}.dump());
+  ASSERT_EQ(other.status, 202) << other.body;
+  ASSERT_GT(progress(port, other.json()["job"]), 0u);
+  EXPECT_GT(partials(), 0u);
+  Reply cancelled = Http(port, "DELETE", "/api/downloads/" + other.json()["download"].get<std::string>());
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(partials(), 0u);
+  EXPECT_TRUE(Http(port, "GET", "/api/downloads").json()["downloads"].empty());
+  EXPECT_EQ(Http(port, "GET", "/api/jobs/" + other.json()["job"].get<std::string>()).json()["state"],
+            "cancelled");
+}
+
 // /api/events: one stream with a job's progress (bytes, speed, ETA) and its
 // end, a runner's load and unload, and a resource sample every second.
 TEST_F(ServeTest, OneEventStreamCarriesJobsRunnersAndResources) {
@@ -1091,7 +1313,12 @@ TEST_F(ServeTest, TheManagementApiWritesAreOffWithNoWrites) {
   ASSERT_NE(port, 0) << ReadFile(err_);
   EXPECT_EQ(Http(port, "POST", "/api/model/switch", R"({"model":"chat"})").status, 403);
   EXPECT_EQ(Http(port, "POST", "/api/model/download", R"({"model":"chat"})").status, 403);
+  EXPECT_EQ(Http(port, "PATCH", "/api/settings", R"({"runtime.gpu":"off"})").status, 403);
+  EXPECT_EQ(Http(port, "POST", "/api/profiles", R"({"name":"x"})").status, 403);
+  EXPECT_EQ(Http(port, "POST", "/api/import", R"({"version":"1.1","models":[]})").status, 403);
+  EXPECT_EQ(Http(port, "DELETE", "/api/downloads/dl-1").status, 403);
   EXPECT_EQ(Http(port, "GET", "/api/model/list").status, 200);
+  EXPECT_EQ(Http(port, "GET", "/api/settings").status, 200);
 }
 
 TEST_F(ServeTest, SigtermDuringAPullAndTheNextPullResumes) {

@@ -170,6 +170,17 @@ Result<PullReport> PullOps::Pull(const PullQuery& query, const PullCallbacks& ca
   return report;
 }
 
+nlohmann::json ToJson(const UpdateCheck& c) {
+  return {{"id", c.id},
+          {"name", c.name},
+          {"installed_revision", c.installed_revision},
+          {"latest_revision",
+           c.latest_revision.empty() ? nlohmann::json() : nlohmann::json(c.latest_revision)},
+          {"outdated", c.outdated},
+          {"download_bytes", c.download_bytes},
+          {"note", c.note}};
+}
+
 std::string PullOps::StartPull(PullQuery query, PullJobHooks hooks) {
   const std::string title = query.ref;
   return core_->jobs().Start("pull", title, [this, query = std::move(query),

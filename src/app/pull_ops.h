@@ -64,6 +64,10 @@ struct UpdateCheck {
   std::string note;             // why it was not checked
 };
 
+// {"id", "name", "installed_revision", "latest_revision" (null when
+//  unknown), "outdated", "download_bytes", "note"}
+nlohmann::json ToJson(const UpdateCheck& c);
+
 class PullOps {
  public:
   PullOps(Core* core, StoreOps* store) : core_(core), store_(store) {}

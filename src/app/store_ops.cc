@@ -320,6 +320,32 @@ Result<PruneResult> StoreOps::Prune(store::PruneOptions options, bool dry_run) {
   return out;
 }
 
+nlohmann::json ToJson(const DiscoverResult& r) {
+  nlohmann::json found = nlohmann::json::array();
+  for (const store::InstalledModel& m : r.report.models) {
+    nlohmann::json j = store::ExportJson({m})["models"][0];
+    j["new"] = std::find(r.added.begin(), r.added.end(), m.id) != r.added.end();
+    found.push_back(std::move(j));
+  }
+  nlohmann::json skipped = nlohmann::json::array();
+  for (const store::DiscoverySkip& s : r.report.skipped) {
+    skipped.push_back({{"path", s.path.string()}, {"reason", s.reason}});
+  }
+  return {{"found", found},
+          {"added", r.added.size()},
+          {"already_known", r.unchanged.size()},
+          {"skipped", skipped}};
+}
+
+nlohmann::json ToJson(const store::ShareResult& r) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const store::SharedFile& s : r.files) {
+    files.push_back(
+        {{"from", s.from.string()}, {"to", s.to.string()}, {"link", store::LinkKindName(s.link)}});
+  }
+  return {{"tool", r.tool}, {"name", r.name}, {"index", r.index.string()}, {"files", files}};
+}
+
 Result<nlohmann::json> StoreOps::Export() {
   ASSIGN_OR_RETURN(std::vector<store::InstalledModel> installed, Installed());
   return store::ExportJson(installed);

@@ -33,6 +33,12 @@ struct DiscoverResult {
   std::vector<std::string> unchanged;  // already registered
 };
 
+// {"found": [model (store::ExportJson's entry) + "new": bool], "added": n,
+//  "already_known": n, "skipped": [{"path", "reason"}]}
+nlohmann::json ToJson(const DiscoverResult& r);
+// {"tool", "name", "index", "files": [{"from", "to", "link"}]}
+nlohmann::json ToJson(const store::ShareResult& r);
+
 enum class ImportMode { kLink, kCopy, kMove };
 
 struct CacheReport {

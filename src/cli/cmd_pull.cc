@@ -215,23 +215,12 @@ void RunPull(Context& ctx, const PullFlags& f) {
   std::signal(SIGTERM, SIG_DFL);
 }
 
-nlohmann::json CheckJson(const app::UpdateCheck& c) {
-  return {{"id", c.id},
-          {"name", c.name},
-          {"installed_revision", c.installed_revision},
-          {"latest_revision",
-           c.latest_revision.empty() ? nlohmann::json() : nlohmann::json(c.latest_revision)},
-          {"outdated", c.outdated},
-          {"download_bytes", c.download_bytes},
-          {"note", c.note}};
-}
-
 void RunOutdated(Context& ctx) {
   auto checks = ctx.app().pulls().Outdated();
   if (!checks.ok()) return ctx.Fail(checks.status());
   if (ctx.json) {
     nlohmann::json a = nlohmann::json::array();
-    for (const auto& c : *checks) a.push_back(CheckJson(c));
+    for (const auto& c : *checks) a.push_back(app::ToJson(c));
     return ctx.PrintJson(a);
   }
   Table t({"ID", "INSTALLED", "LATEST", "STATUS"});

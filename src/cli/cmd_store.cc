@@ -3,6 +3,7 @@
 #include <string>
 
 #include "app/app.h"
+#include "app/state.h"
 #include "cli/command.h"
 #include "core/file_util.h"
 #include "core/units.h"
@@ -28,22 +29,7 @@ nlohmann::json ModelJson(const store::InstalledModel& m) {
 void RunDiscover(Context& ctx) {
   auto r = ctx.app().store().Discover();
   if (!r.ok()) return ctx.Fail(r.status());
-  if (ctx.json) {
-    nlohmann::json found = nlohmann::json::array();
-    for (const store::InstalledModel& m : r->report.models) {
-      nlohmann::json j = ModelJson(m);
-      j["new"] = std::find(r->added.begin(), r->added.end(), m.id) != r->added.end();
-      found.push_back(std::move(j));
-    }
-    nlohmann::json skipped = nlohmann::json::array();
-    for (const store::DiscoverySkip& s : r->report.skipped) {
-      skipped.push_back({{"path", s.path.string()}, {"reason", s.reason}});
-    }
-    return ctx.PrintJson({{"found", found},
-                          {"added", r->added.size()},
-                          {"already_known", r->unchanged.size()},
-                          {"skipped", skipped}});
-  }
+  if (ctx.json) return ctx.PrintJson(app::ToJson(*r));
   if (r->report.models.empty()) {
     ctx.Print(
         "No GGUF models found in the Hugging Face cache, Ollama, LM Studio, llama.cpp, "
@@ -91,16 +77,7 @@ struct ShareFlags {
 void RunShare(Context& ctx, const ShareFlags& f) {
   auto r = ctx.app().store().Share(f.ref, f.to, f.name);
   if (!r.ok()) return ctx.Fail(r.status());
-  if (ctx.json) {
-    nlohmann::json files = nlohmann::json::array();
-    for (const store::SharedFile& s : r->files) {
-      files.push_back({{"from", s.from.string()},
-                       {"to", s.to.string()},
-                       {"link", store::LinkKindName(s.link)}});
-    }
-    return ctx.PrintJson(
-        {{"tool", r->tool}, {"name", r->name}, {"index", r->index.string()}, {"files", files}});
-  }
+  if (ctx.json) return ctx.PrintJson(app::ToJson(*r));
   for (const store::SharedFile& s : r->files) {
     ctx.Print(std::string(store::LinkKindName(s.link)) + "  " + s.to.string() + "\n");
   }
@@ -216,7 +193,7 @@ void RunPrune(Context& ctx, const PruneFlags& f) {
 }
 
 void RunExport(Context& ctx, const std::string& file) {
-  auto doc = ctx.app().store().Export();
+  auto doc = app::ExportState(ctx.app());
   if (!doc.ok()) return ctx.Fail(doc.status());
   if (file.empty() || file == "-") return ctx.PrintJson(*doc);
   Status s = WriteFileAtomic(

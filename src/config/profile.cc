@@ -88,6 +88,44 @@ bool ProfilePatch::empty() const {
 
 std::span<const std::string_view> ProfileKeys() { return kProfileKeys; }
 
+Result<ProfilePatch> ProfilePatchFromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return InvalidArgumentError("a profile must be a JSON object");
+  ProfilePatch patch;
+  for (const auto& [key, v] : j.items()) {
+    if (key == "name" || key == "origin" || v.is_null()) continue;
+    auto wrong = [&key = key](std::string_view what) {
+      return InvalidArgumentError(fmt::format("{}: must be {}", key, what));
+    };
+    if (key == "max_tokens" || key == "top_k") {
+      if (!v.is_number_integer()) return wrong("a whole number");
+      (key == "max_tokens" ? patch.max_tokens : patch.top_k) = v.get<int64_t>();
+    } else if (key == "temperature" || key == "top_p" || key == "min_p" || key == "repeat_penalty") {
+      if (!v.is_number()) return wrong("a number");
+      std::optional<double>& field = key == "temperature" ? patch.temperature
+                                     : key == "top_p"     ? patch.top_p
+                                     : key == "min_p"     ? patch.min_p
+                                                          : patch.repeat_penalty;
+      field = v.get<double>();
+    } else if (key == "description" || key == "use_case" || key == "inherits") {
+      if (!v.is_string()) return wrong("a string");
+      (key == "description" ? patch.description
+       : key == "use_case"  ? patch.use_case
+                            : patch.inherits) = v.get<std::string>();
+    } else if (key == "unset") {
+      if (!v.is_array()) return wrong("an array of keys");
+      for (const auto& k : v) {
+        if (!k.is_string()) return wrong("an array of keys");
+        patch.unset.push_back(k.get<std::string>());
+      }
+    } else {
+      std::string known;
+      for (std::string_view k : kProfileKeys) known += (known.empty() ? "" : ", ") + std::string(k);
+      return InvalidArgumentError(fmt::format("{}: not a profile key (keys: {}, unset)", key, known));
+    }
+  }
+  return patch;
+}
+
 const std::vector<Profile>& BuiltinProfiles() {
   static const std::vector<Profile>* builtins = new std::vector<Profile>(MakeBuiltins());
   return *builtins;

@@ -78,6 +78,12 @@ struct ProfilePatch {
 // inherits.
 std::span<const std::string_view> ProfileKeys();
 
+// A patch from JSON: the profile keys with values (null: not set), "unset"
+// (an array of keys); "name" and "origin" (as ToJson(Profile) writes them)
+// are ignored. Values are checked when the patch is written.
+// InvalidArgument naming the key for an unknown key or a wrong type.
+Result<ProfilePatch> ProfilePatchFromJson(const nlohmann::json& j);
+
 // The built-in profiles, sorted by name.
 const std::vector<Profile>& BuiltinProfiles();
 // The built-in profile `name`, or nullptr.

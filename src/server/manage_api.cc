@@ -11,7 +11,10 @@
 #include <mutex>
 #include <thread>
 
+#include "app/state.h"
 #include "catalog/catalog_entry.h"
+#include "config/profile.h"
+#include "runtime/health.h"
 #include "core/units.h"
 #include "fit/planner.h"
 #include "fit/recommend.h"
@@ -137,13 +140,13 @@ void Server::ModelDownload(Call& call) {
   if (view.ok() && view->installed) {
     return call.Send(200, Json{{"model", view->entry.id}, {"status", "installed"}});
   }
-  app::PullQuery q;
-  q.ref = call.model;
-  const std::string job = app_->pulls().StartPull(q);
-  call.Send(202, Json{{"job", job},
+  auto d = app_->downloads().Start(view.ok() ? view->entry.id : call.model);
+  if (!d.ok()) return call.Error(d.status());
+  call.Send(202, Json{{"job", d->job},
+                      {"download", d->id},
                       {"model", view.ok() ? view->entry.id : call.model},
                       {"status", "started"},
-                      {"follow", fmt::format("/api/jobs/{}", job)}});
+                      {"follow", fmt::format("/api/jobs/{}", d->job)}});
 }
 
 // POST /api/model/recommend {"available_vram_gb", "priority"}
@@ -322,9 +325,189 @@ void Server::ProfilesRoute(Call& call) {
 }
 
 void Server::ExportRoute(Call& call) {
-  auto state = app_->store().Export();
+  auto state = app::ExportState(*app_);
   if (!state.ok()) return call.Error(state.status());
   call.Send(200, *state);
+}
+
+// POST /api/import {the state as GET /api/export wrote it}: settings and
+// profiles applied, a download started for each model missing here.
+void Server::ImportRoute(Call& call) {
+  if (!call.ParseBody()) return;
+  auto r = app::RestoreState(*app_, call.body);
+  if (!r.ok()) return call.Error(r.status());
+  call.Send(200, *r);
+}
+
+// GET /api/settings, PATCH /api/settings {"KEY": value or null, ...}
+void Server::SettingsRoute(Call& call) {
+  if (call.req.method == "PATCH") {
+    if (!call.ParseBody()) return;
+    auto r = app_->settings().Change(call.body);
+    if (!r.ok()) return call.Error(r.status());
+    return call.Send(200, *r);
+  }
+  auto r = app_->settings().Settings();
+  if (!r.ok()) return call.Error(r.status());
+  call.Send(200, *r);
+}
+
+// POST /api/profiles {"name", keys...}; GET, PATCH {keys..., "unset"},
+// DELETE /api/profiles/{name}.
+void Server::ProfileCreate(Call& call) {
+  if (!call.ParseBody()) return;
+  auto name = call.body.find("name");
+  if (name == call.body.end() || !name->is_string() || name->get<std::string>().empty()) {
+    return call.Error(400, "give the profile's \"name\"");
+  }
+  auto patch = ProfilePatchFromJson(call.body);
+  if (!patch.ok()) return call.Error(patch.status());
+  auto p = app_->profiles().CreateProfile(name->get<std::string>(), *patch);
+  if (!p.ok()) return call.Error(p.status());
+  call.Send(201, ToJson(*p));
+}
+
+void Server::ProfileRoute(Call& call) {
+  const std::string name =
+      PercentDecode(call.req.Path().substr(std::string_view("/api/profiles/").size()));
+  if (call.req.method == "DELETE") {
+    Status s = app_->profiles().DeleteProfile(name);
+    if (!s.ok()) return call.Error(s);
+    return call.Send(200, Json{{"deleted", name}});
+  }
+  if (call.req.method == "PATCH") {
+    if (!call.ParseBody()) return;
+    auto patch = ProfilePatchFromJson(call.body);
+    if (!patch.ok()) return call.Error(patch.status());
+    auto p = app_->profiles().UpdateProfile(name, *patch);
+    if (!p.ok()) return call.Error(p.status());
+    return call.Send(200, ToJson(*p));
+  }
+  auto p = app_->profiles().GetProfile(name);
+  if (!p.ok()) return call.Error(p.status());
+  call.Send(200, ToJson(*p));
+}
+
+// GET /api/doctor: the health checks of `hangar doctor`.
+void Server::DoctorRoute(Call& call) {
+  auto r = app_->usage().Doctor();
+  if (!r.ok()) return call.Error(r.status());
+  call.Send(200, Json{{"overall", std::string(runtime::HealthName(runtime::Overall(*r)))},
+                      {"checks", runtime::ToJson(*r)}});
+}
+
+// GET /api/model/outdated[?cached=true]: each installed model against its
+// source (asks the hubs), or the last check the server made by itself
+// ([updates] check).
+void Server::ModelOutdated(Call& call) {
+  auto cached = Flag("cached", call.QueryParam("cached"));
+  if (!cached.ok()) return call.Error(cached.status());
+  if (*cached) {
+    std::lock_guard lock(updates_mu_);
+    if (last_update_check_.is_null()) return call.Error(404, "no update check has run yet");
+    return call.Send(200, last_update_check_);
+  }
+  auto r = CheckForUpdates(call.QueryParam("model").value_or(""));
+  if (!r.ok()) return call.Error(r.status());
+  call.Send(200, *r);
+}
+
+Result<Json> Server::CheckForUpdates(const std::string& only) {
+  ASSIGN_OR_RETURN(std::vector<app::UpdateCheck> checks, app_->pulls().Outdated(only));
+  Json models = Json::array();
+  size_t outdated = 0;
+  for (const app::UpdateCheck& c : checks) {
+    models.push_back(app::ToJson(c));
+    outdated += c.outdated ? 1 : 0;
+  }
+  Json out = {{"checked_at", Rfc3339(std::chrono::system_clock::now())},
+              {"outdated", outdated},
+              {"models", models}};
+  if (only.empty()) {
+    std::lock_guard lock(updates_mu_);
+    last_update_check_ = out;
+  }
+  return out;
+}
+
+// POST /api/model/update {"model"} or {"all": true}: a download of the
+// newer revision of each outdated model.
+void Server::ModelUpdate(Call& call) {
+  if (!call.ParseBody()) return;
+  const bool all = call.body.value("all", false);
+  if (!all && !call.NeedModel(true)) return;
+  auto checks = app_->pulls().Outdated(all ? "" : call.model);
+  if (!checks.ok()) return call.Error(checks.status());
+  Json started = Json::array(), current = Json::array();
+  for (const app::UpdateCheck& c : *checks) {
+    if (!c.outdated) {
+      current.push_back({{"model", c.id}, {"note", c.note.empty() ? "up to date" : c.note}});
+      continue;
+    }
+    auto d = app_->downloads().Start(c.id);
+    if (!d.ok()) return call.Error(d.status());
+    started.push_back({{"model", c.id}, {"download", d->id}, {"job", d->job}});
+  }
+  call.Send(started.empty() ? 200 : 202, Json{{"updating", started}, {"not_updated", current}});
+}
+
+// POST /api/model/discover: models other tools downloaded, registered in place.
+void Server::ModelDiscover(Call& call) {
+  auto r = app_->store().Discover();
+  if (!r.ok()) return call.Error(r.status());
+  call.Send(200, app::ToJson(*r));
+}
+
+// POST /api/model/share {"model", "tool": "ollama" | "lmstudio", "name"}
+void Server::ModelShare(Call& call) {
+  if (!call.ParseBody()) return;
+  if (!call.NeedModel(true)) return;
+  auto tool = call.body.find("tool");
+  if (tool == call.body.end() || !tool->is_string()) {
+    return call.Error(400, "give \"tool\": \"ollama\" or \"lmstudio\"");
+  }
+  const std::string name = call.body.value("name", "");
+  auto r = app_->store().Share(call.model, tool->get<std::string>(), name);
+  if (!r.ok()) return call.Error(r.status());
+  call.Send(200, app::ToJson(*r));
+}
+
+// GET /api/downloads; PATCH /api/downloads/{id} {"state": "paused" or
+// "running"} pauses or resumes; DELETE cancels (the partial files go too).
+void Server::DownloadsRoute(Call& call) {
+  auto list = app_->downloads().List();
+  if (!list.ok()) return call.Error(list.status());
+  Json out = Json::array();
+  for (const app::Download& d : *list) {
+    Json j = app::ToJson(d);
+    if (!d.job.empty()) {
+      if (auto job = app_->jobs().Get(d.job); job.ok()) j["progress"] = JobJson(*job);
+    }
+    out.push_back(std::move(j));
+  }
+  call.Send(200, Json{{"downloads", out}});
+}
+
+void Server::DownloadAction(Call& call) {
+  const std::string id =
+      PercentDecode(call.req.Path().substr(std::string_view("/api/downloads/").size()));
+  if (call.req.method == "DELETE") {
+    Status s = app_->downloads().Cancel(id);
+    if (!s.ok()) return call.Error(s);
+    return call.Send(200, Json{{"cancelled", id}});
+  }
+  if (!call.ParseBody()) return;
+  const std::string state = call.body.value("state", "");
+  if (state != "paused" && state != "running") {
+    return call.Error(400, "give \"state\": \"paused\" (pause) or \"running\" (resume)");
+  }
+  Result<app::Download> d =
+      state == "paused" ? app_->downloads().Pause(id) : app_->downloads().Resume(id);
+  if (!d.ok() && d.status().code() == StatusCode::kFailedPrecondition) {
+    return call.Error(409, d.status().message());
+  }
+  if (!d.ok()) return call.Error(d.status());
+  call.Send(200, app::ToJson(*d));
 }
 
 // GET /api/model/requests?model=&limit=: the latest requests (time, speed,
@@ -377,7 +560,8 @@ void Server::Job(Call& call) {
 // GET /api/events: one Server-Sent Events stream of everything that
 // changes, so that no page polls: "job" (progress with bytes, speed and ETA,
 // then the final state), "runner" (loads, unloads, faults: the scheduler's
-// events) and "resources" every second (CPU busy fraction, memory, GPUs with
+// events), "updates" (the server's own update check, [updates] check) and
+// "resources" every second (CPU busy fraction, memory, GPUs with
 // their memory and temperature, the store's disk, the loaded runners).
 void Server::Events(Call& call) {
   if (!call.res.Begin(200, "text/event-stream", {{"Cache-Control", "no-store"}})) return;
@@ -417,6 +601,7 @@ void Server::Events(Call& call) {
     queue.push_back("event: job\ndata: " + j.dump() + "\n\n");
   });
   size_t runner_events = scheduler_->Events().size();  // only what happens from now on
+  uint64_t update_checks = 0;  // the latest check is sent first, if there is one
   std::optional<CpuTimes> cpu = ReadCpuTimes(app_->core().deps().hardware_root);
   auto next_sample = SteadyClock::now();
   bool open = true;
@@ -437,6 +622,13 @@ void Server::Events(Call& call) {
                     "\n\n");
     }
     runner_events = events.size();
+    {
+      std::lock_guard lock(updates_mu_);
+      if (update_checks_ != update_checks && !last_update_check_.is_null()) {
+        out.push_back("event: updates\ndata: " + last_update_check_.dump() + "\n\n");
+      }
+      update_checks = update_checks_;
+    }
     if (SteadyClock::now() >= next_sample) {
       next_sample += std::chrono::seconds(1);
       Json sample = {{"at", Rfc3339(std::chrono::system_clock::now())}};

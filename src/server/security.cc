@@ -133,7 +133,7 @@ runtime::wire::HeaderList CorsHeaders(std::string_view origin) {
   return {
       {"Access-Control-Allow-Origin", std::string(origin)},
       {"Vary", "Origin"},
-      {"Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, HEAD, OPTIONS"},
+      {"Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"},
       {"Access-Control-Allow-Headers",
        "Authorization, Content-Type, User-Agent, Accept, X-Requested-With, OpenAI-Beta, "
        "x-stainless-arch, x-stainless-lang, x-stainless-os, x-stainless-package-version, "

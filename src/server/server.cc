@@ -328,7 +328,22 @@ const std::vector<Server::Route>& Server::Routes() {
       {"POST", "/api/cache/prune", false, &Server::CachePrune},
       {"GET", "/api/limits", false, &Server::LimitsRoute},
       {"GET", "/api/profiles", false, &Server::ProfilesRoute},
+      {"POST", "/api/profiles", true, &Server::ProfileCreate},
+      {"GET", "/api/profiles/", false, &Server::ProfileRoute},
+      {"PATCH", "/api/profiles/", true, &Server::ProfileRoute},
+      {"DELETE", "/api/profiles/", true, &Server::ProfileRoute},
+      {"GET", "/api/settings", false, &Server::SettingsRoute},
+      {"PATCH", "/api/settings", true, &Server::SettingsRoute},
       {"GET", "/api/export", false, &Server::ExportRoute},
+      {"POST", "/api/import", true, &Server::ImportRoute},
+      {"GET", "/api/doctor", false, &Server::DoctorRoute},
+      {"GET", "/api/model/outdated", false, &Server::ModelOutdated},
+      {"POST", "/api/model/update", true, &Server::ModelUpdate},
+      {"POST", "/api/model/discover", true, &Server::ModelDiscover},
+      {"POST", "/api/model/share", true, &Server::ModelShare},
+      {"GET", "/api/downloads", false, &Server::DownloadsRoute},
+      {"PATCH", "/api/downloads/", true, &Server::DownloadAction},
+      {"DELETE", "/api/downloads/", true, &Server::DownloadAction},
       {"GET", "/api/jobs", false, &Server::Jobs},
       {"GET", "/api/jobs/", false, &Server::Job},
       {"DELETE", "/api/jobs/", true, &Server::Job},
@@ -389,12 +404,44 @@ Status Server::Start() {
   if (!s.ok()) {
     scheduler_->Shutdown();
     http_.reset();
+    return s;
   }
+  // Downloads a stopped server left unfinished go on where their bytes end.
+  if (auto resumed = app_->downloads().ResumeInterrupted(); !resumed.ok()) {
+    Log(LogLevel::kWarning, "serve: cannot resume the downloads: {}", resumed.status().message());
+  } else if (*resumed > 0) {
+    Log(LogLevel::kInfo, "serve: resumed {} download(s)", *resumed);
+  }
+  updates_thread_ = std::thread([this] { UpdateLoop(); });
   return s;
+}
+
+void Server::UpdateLoop() {
+  std::optional<SteadyClock::time_point> last;
+  std::unique_lock lock(updates_mu_);
+  while (!stopped_) {
+    auto s = app_->core().snapshot();
+    const int64_t every = s.ok() ? (*s)->config.updates().check_interval_seconds : 0;
+    if (every > 0 && (!last || SteadyClock::now() - *last >= std::chrono::seconds(every))) {
+      last = SteadyClock::now();
+      lock.unlock();
+      Result<Json> r = CheckForUpdates("");
+      if (!r.ok()) Log(LogLevel::kWarning, "serve: update check: {}", r.status().message());
+      lock.lock();
+      ++update_checks_;
+    }
+    // Settings change while it waits: look again every few seconds.
+    updates_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return stopped_.load(); });
+  }
 }
 
 void Server::Stop() {
   if (stopped_.exchange(true)) return;
+  {
+    std::lock_guard lock(updates_mu_);
+    updates_cv_.notify_all();
+  }
+  if (updates_thread_.joinable()) updates_thread_.join();
   if (http_) http_->Stop(std::chrono::milliseconds(2500));
   if (scheduler_) scheduler_->Shutdown(std::chrono::milliseconds(1500));
   OnRunnerChange();

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -131,6 +133,22 @@ class Server {
   void LimitsRoute(Call& call);
   void ProfilesRoute(Call& call);
   void ExportRoute(Call& call);
+  void ImportRoute(Call& call);
+  void SettingsRoute(Call& call);
+  void ProfileCreate(Call& call);
+  void ProfileRoute(Call& call);
+  void DoctorRoute(Call& call);
+  void ModelOutdated(Call& call);
+  void ModelUpdate(Call& call);
+  void ModelDiscover(Call& call);
+  void ModelShare(Call& call);
+  void DownloadsRoute(Call& call);
+  void DownloadAction(Call& call);
+  // Every installed model (or `only`) against its source; the whole check
+  // is kept as the last one (GET /api/model/outdated?cached=true).
+  Result<nlohmann::json> CheckForUpdates(const std::string& only);
+  // [updates] check: checks at start, then every interval, until Stop().
+  void UpdateLoop();
   void Jobs(Call& call);
   void Job(Call& call);
   void HardwareRoute(Call& call);
@@ -158,6 +176,11 @@ class Server {
   std::mutex registered_mu_;                 // guards registered_
   std::map<std::string, pid_t> registered_;  // runners in `hangar ps`, by model
   std::atomic<bool> stopped_{false};
+  std::mutex updates_mu_;  // guards the two below
+  std::condition_variable updates_cv_;
+  nlohmann::json last_update_check_;  // CheckForUpdates("") as last answered
+  uint64_t update_checks_ = 0;        // the checks UpdateLoop made
+  std::thread updates_thread_;
 };
 
 }  // namespace hangar::server
