@@ -2,7 +2,8 @@
 // reads the server's own API and one event stream (/api/events), so no page
 // polls; errors become notices carrying the server's message.
 const $ = (selector, root = document) => root.querySelector(selector);
-const state = { models: [], jobs: new Map(), runners: [], resources: null, current: null, hardware: null };
+const state = { models: [], jobs: new Map(), downloads: new Map(), runners: [], resources: null, current: null,
+  hardware: null, profiles: [] };
 
 // ---------------------------------------------------------------- the API
 const keyStore = 'hangar-api-key';
@@ -92,7 +93,7 @@ function show(page) {
     else a.removeAttribute('aria-current');
   }
   document.title = `Hangar: ${page[0].toUpperCase()}${page.slice(1)}`;
-  if (page === 'resources') guard(loadStatistics)();
+  if (page === 'resources') { guard(loadStatistics)(); guard(loadHealth)(); }
   if (page === 'settings') guard(loadSettings)();
 }
 
@@ -103,30 +104,34 @@ async function loadModels() {
   if (form.purpose.value) q.set('purpose', form.purpose.value);
   if (form.max_vram.value) q.set('max_vram', form.max_vram.value);
   if (form.installed_only.checked) q.set('installed_only', 'true');
+  if (form.tag.value.trim()) q.set('tag', form.tag.value.trim());
+  q.set('fit', 'true');
   const [list, current] = await Promise.all([api(`/api/model/list?${q}`), api('/api/model/current')]);
+  const tags = new Set(list.models.flatMap((m) => m.tags ?? []));
+  if (!form.tag.value) $('#tags').replaceChildren(...[...tags].sort().map((t) => el('option', { value: t })));
+  const maxSize = Number(form.max_size.value) * 1e9;
+  const shown = list.models.filter((m) => (!maxSize || (m.store?.size_bytes ?? m.file_size_bytes ?? 0) <= maxSize)
+    && (!form.fits_only.checked || (m.fit && m.fit.verdict !== 'too_large')));
   // Installed first, then the catalog's order.
-  state.models = [...list.models.filter((m) => m.installed), ...list.models.filter((m) => !m.installed)];
+  state.models = [...shown.filter((m) => m.installed), ...shown.filter((m) => !m.installed)];
   state.current = current.current_model;
   renderModels();
   renderChatModels();
   if (!$('#page-resources').hidden) await loadStatistics();
 }
 
-// This machine's verdict for a model, from the catalog's memory estimates
-// (4,096 tokens of context): in the GPU, CPU only, or too large.
+// This machine's verdict for a model: the fit planner's, from the server
+// (4,096 tokens of context), with the numbers and the largest context.
 function verdict(m) {
-  const hw = state.hardware;
-  if (!hw || !m.min_ram_bytes) return { cls: 'status-warn', text: 'Unknown', detail: '' };
-  const vram = Math.max(0, ...(hw.gpus ?? []).map((g) => g.vram_total ?? 0));
-  const ram = hw.memory?.available ?? hw.memory?.total ?? 0;
-  if (vram > 0 && m.min_vram_bytes && m.min_vram_bytes <= vram) {
-    return { cls: 'status-ok', text: 'Fits in GPU', detail: `needs ${bytes(m.min_vram_bytes)} of ${bytes(vram)} video memory` };
+  const f = m.fit;
+  if (!f) return { cls: 'status-warn', text: 'Unknown', detail: 'no facts to plan it from' };
+  const largest = f.largest_ctx ? `; up to ${f.largest_ctx.toLocaleString('en')} tokens fit` : '';
+  if (f.verdict === 'too_large') return { cls: 'status-bad', text: 'Too large', detail: f.reason };
+  if (f.verdict === 'gpu') return { cls: 'status-ok', text: 'Fits in GPU', detail: `${bytes(f.vram)} video memory${largest}` };
+  if (f.verdict === 'partial') {
+    return { cls: 'status-warn', text: 'Partly in GPU', detail: `${bytes(f.vram)} video + ${bytes(f.ram)} memory${largest}` };
   }
-  if (m.min_ram_bytes <= ram) {
-    return { cls: vram > 0 ? 'status-warn' : 'status-ok', text: vram > 0 ? 'Partly in GPU' : 'Fits (CPU only)',
-      detail: `needs ${bytes(m.min_ram_bytes)} of ${bytes(ram)} memory` };
-  }
-  return { cls: 'status-bad', text: 'Too large', detail: `needs ${bytes(m.min_ram_bytes)}, ${bytes(ram)} available` };
+  return { cls: 'status-ok', text: 'Fits (CPU only)', detail: `${bytes(f.ram)} memory${largest}` };
 }
 
 function renderModels() {
@@ -176,6 +181,31 @@ async function showDetails(m) {
   put('Tags', (m.tags ?? []).join(', '));
   put('Sources', (m.sources ?? []).map((s) => s.reference).join(', '));
   put('File', m.weights);
+  const reopen = async () => { dialog.close(); await loadModels(); };
+  const act = (label, fn) => el('button', { type: 'button', onclick: guard(fn) }, label);
+  $('#details-actions').replaceChildren(...(m.installed ? [
+    act(m.id === state.current ? 'The current model' : 'Make it the current model', async () => {
+      await api('/api/model/switch', { method: 'POST', body: { model: m.id } });
+      announce(`${m.id} is the current model`);
+      await reopen();
+    }),
+    act('Share with Ollama', async () => {
+      const r = await api('/api/model/share', { method: 'POST', body: { model: m.id, tool: 'ollama' } });
+      announce(`Shared with Ollama as ${r.name}, no copy`);
+      put('Shared', `with Ollama as ${r.name}`);
+    }),
+    act('Share with LM Studio', async () => {
+      const r = await api('/api/model/share', { method: 'POST', body: { model: m.id, tool: 'lmstudio' } });
+      announce(`Shared with LM Studio as ${r.name}, no copy`);
+      put('Shared', `with LM Studio as ${r.name}`);
+    }),
+    act('Remove', async () => {
+      if (!window.confirm(`Remove ${m.id} from this machine?`)) return;
+      const r = await api('/api/model/delete', { method: 'POST', body: { model: m.id } });
+      announce(`${m.id} removed, ${bytes(r.freed_bytes)} freed`);
+      await reopen();
+    })] : [act('Download', async () => { dialog.close(); await startDownload(m.id); })]));
+  $('#details-actions').firstChild.disabled = m.id === state.current;
   dialog.showModal();
   const [fit, stats] = await Promise.all([
     api(`/api/model/fit?model=${encodeURIComponent(m.id)}`).catch((e) => ({ error: e.message })),
@@ -200,46 +230,75 @@ async function loadRecommendation() {
 async function startDownload(model) {
   const r = await api('/api/model/download', { method: 'POST', body: { model } });
   if (r.status === 'installed') { announce(`${r.model} is installed already`); return; }
-  state.jobs.set(r.job, { id: r.job, kind: 'pull', title: model, state: 'running', status: 'starting' });
+  state.jobs.set(r.job, { id: r.job, kind: 'pull', title: r.model, state: 'running', status: 'starting' });
+  state.downloads.set(r.download, { id: r.download, model: r.model, state: 'running', job: r.job });
   renderJobs();
   announce(`Downloading ${model}`);
 }
 
-// Downloads
+// The downloads the server keeps (running, paused, failed; they survive a
+// restart), each with the job that runs it now.
+async function loadDownloads() {
+  const r = await api('/api/downloads');
+  state.downloads = new Map(r.downloads.map((d) => [d.id, d]));
+  for (const d of r.downloads) if (d.progress) state.jobs.set(d.job, { ...state.jobs.get(d.job), ...d.progress });
+  renderJobs();
+}
+
+async function downloadAction(download, what) {
+  if (what === 'cancel') {
+    await api(`/api/downloads/${encodeURIComponent(download.id)}`, { method: 'DELETE' });
+    announce(`The download of ${download.model} was cancelled and its partial file removed`);
+  } else {
+    const d = await api(`/api/downloads/${encodeURIComponent(download.id)}`,
+      { method: 'PATCH', body: { state: what === 'pause' ? 'paused' : 'running' } });
+    announce(`${download.model}: ${what === 'pause' ? 'paused' : 'resumed'}`);
+    if (d.job) state.jobs.set(d.job, { id: d.job, kind: 'pull', title: d.model, state: 'running', status: 'resuming' });
+  }
+  await loadDownloads();
+}
+
+// Downloads: the server's download list (paused and failed ones included)
+// joined with their jobs' progress; finished jobs of this server after them.
 function renderJobs() {
-  const jobs = [...state.jobs.values()].filter((j) => j.kind === 'pull').reverse();
-  $('#downloads-empty').hidden = jobs.length > 0;
-  $('#downloads-list').replaceChildren(...jobs.map((j) => {
-    const stalled = j.state === 'running' && j.lastProgressAt && Date.now() - j.lastProgressAt > 5000;
-    const label = `Download of ${j.title}`;
-    const pct = j.total ? Math.round((100 * j.completed) / j.total) : null;
-    const words = j.state === 'succeeded' ? 'Verified and installed'
-      : j.state === 'failed' ? `Failed: ${j.error ?? ''}`
-      : j.state === 'cancelled' ? 'Cancelled (the partial file is kept for a resume)'
+  const byJob = new Map([...state.downloads.values()].filter((d) => d.job).map((d) => [d.job, d]));
+  const cards = [...state.downloads.values()].map((d) => ({ download: d, job: d.job ? state.jobs.get(d.job) : null }));
+  for (const j of state.jobs.values()) {
+    if (j.kind === 'pull' && !byJob.has(j.id) && j.state !== 'running') cards.push({ download: null, job: j });
+  }
+  $('#downloads-empty').hidden = cards.length > 0;
+  $('#downloads-list').replaceChildren(...cards.reverse().map(({ download: d, job: j }) => {
+    const title = d?.model ?? j?.title ?? '';
+    const st = d?.state === 'paused' ? 'paused' : d?.state === 'failed' ? 'failed' : j?.state ?? 'running';
+    const stalled = st === 'running' && j?.lastProgressAt && Date.now() - j.lastProgressAt > 5000;
+    const pct = j?.total ? Math.round((100 * j.completed) / j.total) : null;
+    const words = st === 'succeeded' ? 'Verified and installed'
+      : st === 'failed' ? `Failed: ${d?.error ?? j?.error ?? ''}`
+      : st === 'paused' ? 'Paused (the partial file is kept)'
+      : st === 'cancelled' ? 'Cancelled'
       : stalled ? 'Stalled: no bytes for 5 s'
-      : j.status ?? 'running';
-    const detail = j.total ? [`${bytes(j.completed)} of ${bytes(j.total)} (${pct}%)`,
-      j.state === 'running' && j.speed && !stalled ? `${bytes(j.speed)}/s` : null,
-      j.state === 'running' && j.eta_seconds !== undefined && !stalled ? `${duration(j.eta_seconds)} left` : null]
+      : j?.status ?? 'waiting';
+    const detail = j?.total && st !== 'succeeded' ? [`${bytes(j.completed)} of ${bytes(j.total)} (${pct}%)`,
+      st === 'running' && j.speed && !stalled ? `${bytes(j.speed)}/s` : null,
+      st === 'running' && j.eta_seconds !== undefined && !stalled ? `${duration(j.eta_seconds)} left` : null]
       .filter(Boolean).join(' · ') : '';
-    const cls = j.state === 'succeeded' ? 'status-ok' : j.state === 'running' && !stalled ? 'status-warn' : 'status-bad';
-    const buttons = j.state === 'running'
-      ? el('button', { type: 'button', 'aria-label': `Cancel the download of ${j.title}`,
-        onclick: guard(async () => { await api(`/api/jobs/${j.id}`, { method: 'DELETE' }); }) }, 'Cancel')
-      : j.state !== 'succeeded'
-        ? el('button', { type: 'button', 'aria-label': `Resume the download of ${j.title}`,
-          onclick: guard(() => startDownload(j.title)) }, 'Resume') : null;
-    return el('li', { 'data-job': j.id },
-      el('p', {}, el('strong', {}, j.title), ' ', el('span', { className: cls, 'data-state': j.state }, words)),
-      el('progress', { max: 100, value: j.state === 'succeeded' ? 100 : pct ?? undefined, 'aria-label': label }),
-      el('p', {}, detail), buttons);
+    const cls = st === 'succeeded' ? 'status-ok' : st === 'running' && !stalled ? 'status-warn' : 'status-bad';
+    const button = (label, what) => el('button', { type: 'button', 'aria-label': `${label} the download of ${title}`,
+      onclick: guard(() => downloadAction(d, what)) }, label);
+    const buttons = !d ? [] : st === 'running' ? [button('Pause', 'pause'), button('Cancel', 'cancel')]
+      : [button('Resume', 'resume'), button('Cancel', 'cancel')];
+    return el('li', { 'data-job': j?.id, 'data-download': d?.id },
+      el('p', {}, el('strong', { 'data-model': title }, title), ' ', el('span', { className: cls, 'data-state': st }, words)),
+      el('progress', { max: 100, value: st === 'succeeded' ? 100 : pct ?? (st === 'running' ? undefined : 0),
+        'aria-label': `Download of ${title}` }),
+      el('p', {}, detail), el('div', { className: 'row' }, buttons));
   }));
 }
 
 async function loadJobs() {
   const r = await api('/api/jobs');
   for (const j of r.jobs) state.jobs.set(j.id, { ...state.jobs.get(j.id), ...j });
-  renderJobs();
+  await loadDownloads();
 }
 
 // Running
@@ -340,6 +399,15 @@ async function loadComparison() {
     el('tr', {}, el('th', { scope: 'row' }, name), el('td', {}, get(fa)), el('td', {}, get(fb)))));
 }
 
+async function loadHealth() {
+  const r = await api('/api/doctor');
+  const cls = { ok: 'status-ok', warn: 'status-warn', fail: 'status-bad' };
+  const word = { ok: 'OK', warn: 'Warning', fail: 'Problem' };
+  $('#health-list').replaceChildren(...r.checks.map((c) => el('li', {},
+    el('span', { className: cls[c.health] ?? 'status-warn' }, `${word[c.health] ?? c.health}: `),
+    el('strong', {}, c.name), ` ${c.detail}`)));
+}
+
 async function loadStatistics() {
   const installed = state.models.filter((m) => m.installed);
   for (const [id, pick] of [['#chart-model', 0], ['#compare-a', 0], ['#compare-b', 1]]) {
@@ -360,14 +428,125 @@ async function loadStatistics() {
 }
 
 // Settings
+const settingNames = {
+  'limits.max_ram_usage': 'Memory for models', 'limits.gpu_memory_usage': 'Video memory for models',
+  'limits.os_reserve': 'Kept for the system', 'runtime.gpu': 'Use the GPU', 'runtime.idle_ttl': 'Unload an idle model after',
+  'downloads.connections': 'Connections per download', 'downloads.max_speed': 'Download speed cap (per second)',
+  'updates.check': 'Check for model updates every',
+};
 async function loadSettings() {
-  const [limits, profiles] = await Promise.all([api('/api/limits'), api('/api/profiles')]);
-  const names = { max_ram_usage: 'Memory for models', gpu_memory_usage: 'Video memory for models', os_reserve: 'Kept for the system' };
-  $('#limits-list').replaceChildren(...Object.entries(limits).flatMap(([k, v]) =>
-    [el('dt', {}, names[k] ?? k), el('dd', {}, v?.text ?? JSON.stringify(v))]));
-  $('#profiles-table tbody').replaceChildren(...profiles.profiles.map((p) => el('tr', {},
-    el('th', { scope: 'row' }, p.name), el('td', {}, String(p.temperature ?? '')), el('td', {}, String(p.top_p ?? '')),
-    el('td', {}, String(p.max_tokens ?? '')), el('td', {}, p.use_case ?? p.description ?? ''))));
+  const [settings] = await Promise.all([api('/api/settings'), loadProfiles()]);
+  $('#settings-fields').replaceChildren(...settings.settings.map((s) => {
+    const id = `setting-${s.key.replace('.', '-')}`;
+    const hint = el('span', { className: 'sub', id: `${id}-hint` }, `${s.description}; default ${s.default}`);
+    const control = s.kind === 'choice'
+      ? el('select', { id, name: s.key, 'aria-describedby': hint.id },
+        ...['auto', 'off'].map((v) => el('option', { value: v, selected: v === s.value }, v === 'auto' ? 'When it helps (auto)' : 'Never (CPU only)')))
+      : el('input', { id, name: s.key, value: String(s.value), 'aria-describedby': hint.id,
+        ...(s.kind === 'integer' ? { type: 'number', min: 1, max: 64 } : { autocomplete: 'off', spellcheck: 'false' }) });
+    return el('div', { className: 'field' }, el('label', { for: id }, settingNames[s.key] ?? s.key), control, hint);
+  }));
+}
+
+async function saveSettings(event) {
+  event.preventDefault();
+  const form = event.target;
+  const shown = await api('/api/settings');
+  const changes = {};
+  for (const s of shown.settings) {
+    const field = form.elements[s.key];
+    if (!field) continue;
+    const value = s.kind === 'integer' ? Number(field.value) : field.value.trim();
+    if (String(value) !== String(s.value)) changes[s.key] = value;
+  }
+  if (!Object.keys(changes).length) { announce('Nothing to save'); return; }
+  await api('/api/settings', { method: 'PATCH', body: changes });
+  announce(`Saved: ${Object.keys(changes).map((k) => settingNames[k] ?? k).join(', ')}`);
+  await loadSettings();
+  if (changes['runtime.gpu'] || Object.keys(changes).some((k) => k.startsWith('limits.'))) await loadModels();
+}
+
+async function loadProfiles() {
+  const r = await api('/api/profiles');
+  state.profiles = r.profiles;
+  $('#profiles-table tbody').replaceChildren(...r.profiles.map((p) => el('tr', {},
+    el('th', { scope: 'row' }, p.name, p.origin !== 'builtin' ? el('span', { className: 'sub' }, p.origin === 'override' ? 'yours, over the built-in' : 'yours') : null),
+    el('td', {}, String(p.temperature)), el('td', {}, String(p.top_p)),
+    el('td', {}, String(p.max_tokens)), el('td', {}, p.use_case || p.description || ''),
+    el('td', {}, el('button', { type: 'button', 'aria-label': `Edit the profile ${p.name}`, onclick: () => editProfile(p) }, 'Edit'),
+      p.origin !== 'builtin' ? el('button', { type: 'button', 'aria-label': `Delete the profile ${p.name}`,
+        onclick: guard(async () => {
+          await api(`/api/profiles/${encodeURIComponent(p.name)}`, { method: 'DELETE' });
+          announce(`Profile ${p.name} deleted`);
+          await loadProfiles();
+        }) }, 'Delete') : null))));
+  const inherits = $('#profile-form').inherits;
+  const chosen = inherits.value;
+  inherits.replaceChildren(el('option', { value: '' }, 'Nothing'),
+    ...r.profiles.map((p) => el('option', { value: p.name, selected: p.name === chosen }, p.name)));
+  renderChatProfiles();
+}
+
+let editing = null;  // the profile the form changes; null: a new one
+function editProfile(p) {
+  const form = $('#profile-form');
+  editing = p;
+  $('#profile-form-title').textContent = p ? `Profile ${p.name}` : 'New profile';
+  form.name.value = p?.name ?? '';
+  form.name.readOnly = Boolean(p);
+  form.inherits.value = p?.inherits ?? '';
+  for (const k of ['temperature', 'top_p', 'max_tokens', 'use_case']) form[k].value = p ? String(p[k] ?? '') : '';
+  if (p) form.temperature.focus(); else form.name.focus();
+}
+
+async function saveProfile(event) {
+  event.preventDefault();
+  const form = event.target;
+  const body = {};
+  for (const k of ['temperature', 'top_p']) if (form[k].value !== '') body[k] = Number(form[k].value);
+  if (form.max_tokens.value !== '') body.max_tokens = Math.round(Number(form.max_tokens.value));
+  if (form.use_case.value.trim()) body.use_case = form.use_case.value.trim();
+  if (form.inherits.value) body.inherits = form.inherits.value;
+  const name = form.name.value.trim();
+  const p = editing
+    ? await api(`/api/profiles/${encodeURIComponent(editing.name)}`, { method: 'PATCH', body })
+    : await api('/api/profiles', { method: 'POST', body: { name, ...body } });
+  announce(`Profile ${p.name} saved`);
+  editProfile(null);
+  await loadProfiles();
+}
+
+async function restoreState(event) {
+  const file = event.target.files?.[0];
+  if (!file) return;
+  let doc;
+  try { doc = JSON.parse(await file.text()); } catch { throw new Error(`${file.name} is not JSON`); } finally { event.target.value = ''; }
+  const r = await api('/api/import', { method: 'POST', body: doc });
+  const words = [`${r.present.length} model(s) already here`, `${r.downloading.length} downloading`,
+    `${r.skipped.length} skipped`, `${r.settings_changed} setting(s) and ${r.profiles.length} profile(s) restored`];
+  $('#import-result').textContent = `Restored from ${file.name}: ${words.join(', ')}.`;
+  for (const d of r.downloading) state.jobs.set(d.job, { id: d.job, kind: 'pull', title: d.model, state: 'running', status: 'starting' });
+  await Promise.all([loadSettings(), loadDownloads()]);
+}
+
+// Updates: the server's own check ([updates] check), offered as a banner.
+function renderUpdates(check) {
+  const banner = $('#updates');
+  banner.hidden = !check || check.outdated === 0;
+  if (!banner.hidden) {
+    const names = check.models.filter((m) => m.outdated).map((m) => m.name || m.id);
+    $('#updates-text').textContent = `Newer revisions at their source: ${names.join(', ')}. `;
+  }
+}
+async function loadUpdates() {
+  try { renderUpdates(await api('/api/model/outdated?cached=true')); } catch { /* no check has run */ }
+}
+async function updateAll() {
+  const r = await api('/api/model/update', { method: 'POST', body: { all: true } });
+  for (const d of r.updating) state.jobs.set(d.job, { id: d.job, kind: 'pull', title: d.model, state: 'running', status: 'starting' });
+  announce(`Updating ${r.updating.length} model(s)`);
+  $('#updates').hidden = true;
+  await loadDownloads();
 }
 
 async function downloadState() {
@@ -386,6 +565,21 @@ function renderChatModels() {
   const chosen = select.value || state.current;
   const installed = state.models.filter((m) => m.installed);
   select.replaceChildren(...installed.map((m) => el('option', { value: m.id, selected: m.id === chosen }, m.id)));
+}
+
+function renderChatProfiles() {
+  const select = $('#chat-form').profile;
+  const chosen = select.value;
+  select.replaceChildren(el('option', { value: '' }, 'Custom'),
+    ...state.profiles.map((p) => el('option', { value: p.name, selected: p.name === chosen }, p.name)));
+}
+function useProfile() {
+  const form = $('#chat-form');
+  const p = state.profiles.find((x) => x.name === form.profile.value);
+  if (!p) return;
+  form.temperature.value = p.temperature;
+  form.top_p.value = p.top_p;
+  form.max_tokens.value = p.max_tokens;
 }
 
 let chatAbort = null;
@@ -409,7 +603,8 @@ async function sendChat(event) {
       headers: headers({ 'Content-Type': 'application/json' }),
       signal: chatAbort.signal,
       body: JSON.stringify({ model: form.model.value, stream: true, stream_options: { include_usage: true },
-        temperature: Number(form.temperature.value), max_tokens: Number(form.max_tokens.value),
+        temperature: Number(form.temperature.value), top_p: Number(form.top_p.value),
+        max_tokens: Number(form.max_tokens.value),
         messages: [{ role: 'user', content: message }] }),
     });
     if (!res.ok) {
@@ -477,8 +672,11 @@ async function followEvents() {
           if (event.state !== 'running' && before.state === 'running') {
             announce(`${event.title}: ${event.state}`);
             if (event.state === 'succeeded') guard(loadModels)();
+            if (event.kind === 'pull') guard(loadDownloads)();
           }
           renderJobs();
+        } else if (type === 'updates') {
+          renderUpdates(event);
         } else if (type === 'runner') {
           announce(`${event.model}: ${event.what}`);
         } else if (type === 'resources') {
@@ -530,8 +728,16 @@ function start() {
   $('#compare-b').addEventListener('change', guard(loadComparison));
   $('#chat-stop').addEventListener('click', () => chatAbort?.abort());
   $('#export').addEventListener('click', guard(downloadState));
+  $('#import-file').addEventListener('change', guard(restoreState));
+  $('#settings-form').addEventListener('submit', guard(saveSettings));
+  $('#profile-form').addEventListener('submit', guard(saveProfile));
+  $('#profile-new').addEventListener('click', () => editProfile(null));
+  $('#update-all').addEventListener('click', guard(updateAll));
+  $('#chat-form').profile.addEventListener('change', useProfile);
   guard(async () => { state.hardware = await api('/api/hardware'); await loadModels(); })();
   guard(loadRecommendation)();
+  guard(loadProfiles)();
+  guard(loadUpdates)();
   followEvents();
 }
 

@@ -75,7 +75,32 @@ Result<bool> Flag(std::string_view name, const std::optional<std::string>& text)
 
 }  // namespace
 
-// GET /api/model/list?purpose=&max_vram=&installed_only=&tag=
+// This machine's verdict for a model at 4,096 tokens (the fit planner, on
+// the catalog's facts or the installed file's header, no probe):
+// {"verdict": "gpu" | "partial" | "cpu" | "too_large", "ram", "vram",
+//  "largest_ctx" (0: none fits), "reason"}; null when it cannot be planned.
+Json Server::FitVerdict(const app::ModelView& v, bool has_gpu) {
+  app::FitQuery q;
+  q.ref = v.entry.id;
+  q.probe = false;
+  auto r = app_->fit().Fit(q);
+  if (!r.ok()) return nullptr;
+  const fit::FitPlan& p = r->requested;
+  const uint32_t layers = v.entry.arch.block_count + 1;  // the output layer counts
+  const int32_t on_gpu = p.memory.n_gpu_layers;
+  std::string verdict = !p.fits                              ? "too_large"
+                        : !has_gpu || on_gpu == 0            ? "cpu"
+                        : on_gpu < 0 || static_cast<uint32_t>(on_gpu) >= layers ? "gpu"
+                                                             : "partial";
+  return Json{{"verdict", verdict},
+              {"ram", p.memory.HostTotal()},
+              {"vram", p.memory.GpuTotal()},
+              {"n_ctx", p.request.n_ctx},
+              {"largest_ctx", r->largest.fits ? r->largest.request.n_ctx : 0},
+              {"reason", p.reason}};
+}
+
+// GET /api/model/list?purpose=&max_vram=&installed_only=&tag=&fit=
 void Server::ModelList(Call& call) {
   app::ListQuery q;
   auto installed_only = Flag("installed_only", call.QueryParam("installed_only"));
@@ -90,10 +115,23 @@ void Server::ModelList(Call& call) {
   if (!vram.ok()) return call.Error(vram.status());
   if (*vram) q.filter.max_vram_bytes = static_cast<uint64_t>(**vram * kGiB);
   if (auto tag = call.QueryParam("tag")) q.filter.tag = *tag;
+  auto with_fit = Flag("fit", call.QueryParam("fit"));
+  if (!with_fit.ok()) return call.Error(with_fit.status());
   auto listed = app_->models().ListModels(q);
   if (!listed.ok()) return call.Error(listed.status());
+  bool has_gpu = false;
+  if (*with_fit) {
+    auto s = app_->core().snapshot();
+    if (!s.ok()) return call.Error(s.status());
+    auto hw = app_->core().hardware_for_runs(**s);
+    if (!hw.ok()) return call.Error(hw.status());
+    has_gpu = !(*hw)->gpus.empty();
+  }
   Json models = Json::array();
-  for (const app::ModelView& v : *listed) models.push_back(app::ToJson(v));
+  for (const app::ModelView& v : *listed) {
+    models.push_back(app::ToJson(v));
+    if (*with_fit) models.back()["fit"] = FitVerdict(v, has_gpu);
+  }
   call.Send(200, Json{{"models", models}, {"count", models.size()}});
 }
 
@@ -392,8 +430,7 @@ void Server::ProfileRoute(Call& call) {
 void Server::DoctorRoute(Call& call) {
   auto r = app_->usage().Doctor();
   if (!r.ok()) return call.Error(r.status());
-  call.Send(200, Json{{"overall", std::string(runtime::HealthName(runtime::Overall(*r)))},
-                      {"checks", runtime::ToJson(*r)}});
+  call.Send(200, runtime::ToJson(*r));
 }
 
 // GET /api/model/outdated[?cached=true]: each installed model against its

@@ -119,6 +119,7 @@ class Server {
   void OpenAiModel(Call& call);
   // The management API (manage_api.cc).
   void ModelList(Call& call);
+  nlohmann::json FitVerdict(const app::ModelView& view, bool has_gpu);
   void ModelCurrent(Call& call);
   void ModelSwitch(Call& call);
   void ModelDownload(Call& call);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import puppeteer from 'puppeteer-core';
 
 const url = process.env.HANGAR_URL;
@@ -68,6 +69,32 @@ test('models: installed first with a verdict for this machine, a recommendation,
     .every((td) => td.textContent === 'quality'));
   await page.select('#filters select[name="purpose"]', '');
   await page.waitForFunction((n) => document.querySelectorAll('#models-table tbody tr').length === n, {}, all);
+  // Only what fits here: every verdict left is one that fits.
+  await page.click('#filters input[name="fits_only"]');
+  await page.waitForFunction((n) => document.querySelectorAll('#models-table tbody tr').length < n, {}, all);
+  const verdicts = await page.$$eval('#models-table tbody tr td:nth-child(4) span:first-child', (s) => s.map((e) => e.textContent));
+  assert.ok(verdicts.length > 0 && verdicts.every((v) => /^Fits|^Partly/.test(v)), verdicts.join(', '));
+  // The numbers and the largest context, from the fit planner.
+  assert.match(await text('#models-table tbody tr td:nth-child(4)'), /memory; up to [\d,]+ tokens fit/);
+  await page.click('#filters input[name="fits_only"]');
+  // By tag, and by file size.
+  const setFilter = (name, value) => page.$eval(`#filters [name="${name}"]`, (e, v) => {
+    e.value = v;
+    e.dispatchEvent(new Event('change', { bubbles: true }));
+  }, value);
+  const rows = () => page.$$eval('#models-table tbody tr', (r) => r.length);
+  const tag = await page.$eval('#tags option', (o) => o.value);
+  await setFilter('tag', tag);
+  await page.waitForFunction((n) => document.querySelectorAll('#models-table tbody tr').length < n, {}, all);
+  assert.ok(await rows() > 0);
+  await setFilter('tag', '');
+  await page.waitForFunction((n) => document.querySelectorAll('#models-table tbody tr').length === n, {}, all);
+  await setFilter('max_size', '1');
+  await page.waitForFunction((n) => document.querySelectorAll('#models-table tbody tr').length < n, {}, all);
+  const sizes = await page.$$eval('#models-table tbody tr td:nth-child(3)', (t) => t.map((e) => e.textContent));
+  assert.ok(sizes.every((x) => !/GB/.test(x) || parseFloat(x) <= 1), sizes.join(', '));
+  await setFilter('max_size', '');
+  await page.waitForFunction((n) => document.querySelectorAll('#models-table tbody tr').length === n, {}, all);
 });
 
 test('details: a model\'s facts and what it needs here, from the fit planner', async () => {
@@ -75,6 +102,11 @@ test('details: a model\'s facts and what it needs here, from the fit planner', a
   await page.waitForSelector('#details-dialog[open]');
   await page.waitForFunction(() => /Largest context that fits/.test(document.querySelector('#details-facts').textContent), { timeout: 20000 });
   assert.match(await text('#details-facts'), /fits with \d+ tokens of context/);
+  // Share it with Ollama, without a copy.
+  const share = await page.$$eval('#details-actions button', (b) => b.findIndex((x) => x.textContent === 'Share with Ollama'));
+  assert.ok(share >= 0);
+  await (await page.$$('#details-actions button'))[share].click();
+  await page.waitForFunction(() => /with Ollama as/.test(document.querySelector('#details-facts').textContent));
   assert.deepEqual(await axe(), []);
   await page.keyboard.press('Escape');
   await page.waitForFunction(() => !document.querySelector('#details-dialog').open);
@@ -104,31 +136,54 @@ test('a download shows its progress and ends verified', async () => {
   assert.equal(card.value, 100);
 });
 
-test('a slow download: progress with speed and time left, cancel, resume, verified', async () => {
+const card = (model) => `#downloads-list li:has(strong[data-model="${model}"])`;
+test('a slow download: progress with speed and time left, pause, resume, a server restart, verified', async () => {
+  const url = process.env.HANGAR_SLOW_URL;
   await visit('models');
-  await fill('#pull input[name="model"]', process.env.HANGAR_SLOW_URL);
+  await fill('#pull input[name="model"]', url);
   await page.click('#pull button[type="submit"]');
   await visit('downloads');
-  await page.waitForFunction(() => /\/s · .* left/.test(document.querySelector('#downloads-list li')?.textContent ?? ''), { timeout: 30000 });
-  const progress = await page.$eval('#downloads-list li progress', (p) => p.value);
+  await page.waitForFunction((c) => /\/s · .* left/.test(document.querySelector(c)?.textContent ?? ''), { timeout: 30000 }, card(url));
+  const progress = await page.$eval(`${card(url)} progress`, (p) => p.value);
   assert.ok(progress > 0 && progress < 100, `progress ${progress}`);
-  await page.click('#downloads-list li button');  // Cancel
-  await page.waitForSelector('#downloads-list li [data-state="cancelled"]', { timeout: 30000 });
-  await page.click('#downloads-list li button');  // Resume
-  await page.waitForSelector('#downloads-list li:first-child [data-state="succeeded"]', { timeout: 90000 });
+  await page.click(`${card(url)} button[aria-label^="Pause"]`);
+  await page.waitForSelector(`${card(url)} [data-state="paused"]`, { timeout: 30000 });
+  await page.click(`${card(url)} button[aria-label^="Resume"]`);
+  await page.waitForSelector(`${card(url)} [data-state="running"]`, { timeout: 30000 });
+  // The server stops in the middle; the next one goes on with the download.
+  const before = await page.$eval(`${card(url)} progress`, (p) => p.value);
+  assert.ok(before < 100, `progress ${before} before the restart`);
+  execFileSync(process.env.HANGAR_RESTART);
+  await page.waitForSelector(`${card(url)} [data-state="succeeded"]`, { timeout: 90000 });
+});
+
+test('cancel stops a download for good: no resume is offered', async () => {
+  const url = process.env.HANGAR_SLOW_OTHER_URL;
+  await visit('models');
+  await fill('#pull input[name="model"]', url);
+  await page.click('#pull button[type="submit"]');
+  await visit('downloads');
+  await page.waitForFunction((c) => /\/s/.test(document.querySelector(c)?.textContent ?? ''), { timeout: 30000 }, card(url));
+  await page.click(`${card(url)} button[aria-label^="Cancel"]`);
+  await page.waitForSelector(`${card(url)} [data-state="cancelled"]`, { timeout: 30000 });
+  assert.equal(await page.$(`${card(url)} button`), null);
 });
 
 test('a reload keeps the downloads and the page', async () => {
   await page.reload({ waitUntil: 'domcontentloaded' });
   await page.waitForSelector('#page-downloads:not([hidden]) #downloads-list li [data-state="succeeded"]');
   const states = await page.$$eval('#downloads-list [data-state]', (s) => s.map((e) => e.dataset.state));
-  assert.ok(states.includes('cancelled') && states.filter((s) => s === 'succeeded').length >= 2, states.join(' '));
+  assert.ok(states.includes('cancelled') && states.includes('succeeded'), states.join(' '));
 });
 
 test('chat streams an answer from the OpenAI route', async () => {
   await visit('chat');
   await page.waitForSelector('#chat-form select option[value="chat"]');
   await page.select('#chat-form select[name="model"]', 'chat');
+  // A profile fills the sampling controls.
+  await page.select('#chat-form select[name="profile"]', 'precise');
+  const precise = await page.$eval('#chat-form', (f) => [f.temperature.value, f.top_p.value]);
+  assert.notDeepEqual(precise, ['0.7', '0.9']);
   await page.$eval('#chat-form input[name="max_tokens"]', (i) => { i.value = '16'; });
   await page.type('#chat-form textarea', 'Say something.');
   await page.click('#chat-form button[type="submit"]');
@@ -164,13 +219,48 @@ test('resources: live figures and the requests just made', async () => {
   assert.equal(await text('#compare-a-name'), 'chat');
   const tps = await page.$eval('#compare-table tbody tr:nth-child(4) td', (td) => td.textContent);
   assert.match(tps, /^\d+\.\d$/);
+  // Health warnings from doctor, in words.
+  await page.waitForSelector('#health-list li');
+  assert.match(await text('#health-list'), /(OK|Warning|Problem): memory/i);
 });
 
-test('settings: limits, profiles and a backup of the state', async () => {
+test('settings: change them, a refused value is a notice, profiles, a backup and its restore', async () => {
   await visit('settings');
-  await page.waitForFunction(() => /Memory for models/.test(document.querySelector('#limits-list').textContent));
-  await page.waitForFunction(() => document.querySelectorAll('#profiles-table tbody tr').length > 0);
-  assert.match(await text('#profiles-table tbody'), /balanced/);
+  await page.waitForSelector('#settings-fields input[name="downloads.connections"]');
+  assert.equal(await page.$eval('#settings-fields select[name="runtime.gpu"]', (s) => s.value), 'auto');
+  await fill('#settings-fields input[name="downloads.connections"]', '4');
+  await page.select('#settings-fields select[name="runtime.gpu"]', 'off');
+  await page.click('#settings-form button[type="submit"]');
+  await page.waitForFunction(() => /^Saved: /.test(document.querySelector('#announce').textContent));
+  await visit('models');
+  await visit('settings');
+  await page.waitForFunction(() => document.querySelector('#settings-fields input[name="downloads.connections"]')?.value === '4');
+  assert.equal(await page.$eval('#settings-fields select[name="runtime.gpu"]', (s) => s.value), 'off');
+  // A value the server refuses: a notice naming the setting, nothing changed.
+  await fill('#settings-fields input[name="downloads.max_speed"]', 'very fast');
+  await page.click('#settings-form button[type="submit"]');
+  await page.waitForSelector('#notices .notice');
+  assert.match(await text('#notices .notice'), /downloads\.max_speed/);
+  await page.click('#notices .notice button');
+  await fill('#settings-fields input[name="downloads.max_speed"]', '0');
+  await page.select('#settings-fields select[name="runtime.gpu"]', 'auto');
+  await page.click('#settings-form button[type="submit"]');
+  await page.waitForFunction(() => /^Saved: /.test(document.querySelector('#announce').textContent));
+
+  // Profiles: create, edit, delete.
+  await page.waitForFunction(() => /balanced/.test(document.querySelector('#profiles-table tbody').textContent));
+  await fill('#profile-form input[name="name"]', 'console');
+  await fill('#profile-form input[name="temperature"]', '0.3');
+  await page.select('#profile-form select[name="inherits"]', 'balanced');
+  await page.click('#profile-form button[type="submit"]');
+  await page.waitForFunction(() => /console/.test(document.querySelector('#profiles-table tbody').textContent));
+  await page.click('#profiles-table button[aria-label="Edit the profile console"]');
+  await fill('#profile-form input[name="max_tokens"]', '99');
+  await page.click('#profile-form button[type="submit"]');
+  await page.waitForFunction(() => [...document.querySelectorAll('#profiles-table tbody tr')]
+    .some((tr) => tr.cells[0].textContent.startsWith('console') && tr.cells[3].textContent === '99'));
+
+  // The state downloaded, then restored.
   const downloads = fs.mkdtempSync(path.join(shots, '.download-'));
   const cdp = await page.createCDPSession();
   await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
@@ -179,6 +269,13 @@ test('settings: limits, profiles and a backup of the state', async () => {
   for (let i = 0; i < 50 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
   const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
   assert.ok(saved.models.some((m) => /chat/.test(JSON.stringify(m))), JSON.stringify(saved).slice(0, 300));
+  assert.ok(saved.profiles.some((p) => p.name === 'console' && p.max_tokens === 99));
+  await page.click('#profiles-table button[aria-label="Delete the profile console"]');
+  await page.waitForFunction(() => !/console/.test(document.querySelector('#profiles-table tbody').textContent));
+  await (await page.$('#import-file')).uploadFile(file);
+  await page.waitForFunction(() => /Restored from hangar-state.json/.test(document.querySelector('#import-result').textContent));
+  assert.match(await text('#import-result'), /model\(s\) already here.* 1 profile\(s\) restored/);
+  await page.waitForFunction(() => /console/.test(document.querySelector('#profiles-table tbody').textContent));
   fs.rmSync(downloads, { recursive: true });
 });
 
