@@ -926,6 +926,13 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   EXPECT_EQ(switched.json()["current_model"], "chat");
   EXPECT_TRUE(switched.json()["previous_model"].is_null());
   EXPECT_EQ(get("/api/model/current").json()["current_model"], "chat");
+  // Under a memory limit it cannot meet, a switch is refused with the numbers.
+  ASSERT_EQ(Http(port, "PATCH", "/api/settings", R"({"limits.max_ram_usage":"1MB"})").status, 200);
+  Reply starved = post("/api/model/switch", {{"model", "chat"}});
+  EXPECT_EQ(starved.status, 507) << starved.body;
+  EXPECT_NE(starved.body.find("insufficient memory"), std::string::npos) << starved.body;
+  EXPECT_EQ(post("/api/model/switch", {{"model", "chat"}, {"force", true}}).status, 200);
+  ASSERT_EQ(Http(port, "PATCH", "/api/settings", R"({"limits.max_ram_usage":null})").status, 200);
 
   // download: a job whose id comes back at once, followed to its end.
   EXPECT_EQ(post("/api/model/download", {{"model", "no-such-model"}}).status, 404);
@@ -942,6 +949,26 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   EXPECT_EQ(state["state"], "succeeded") << state.dump();
   EXPECT_NE(get("/api/jobs").body.find(job), std::string::npos);
   EXPECT_EQ(get("/api/jobs/job-999").status, 404);
+  // Insufficient memory, with the numbers: a 70B model is refused before a byte.
+  Reply too_large = post("/api/model/download", {{"model", "llama3.1-70b-q8"}});
+  EXPECT_EQ(too_large.status, 507) << too_large.body;
+  EXPECT_NE(too_large.body.find("insufficient memory"), std::string::npos) << too_large.body;
+  EXPECT_NE(too_large.body.find("GB"), std::string::npos) << too_large.body;
+  // A download that fails: the job says why.
+  Reply missing = post("/api/model/download", {{"model", files.Url("/missing.gguf")}});
+  ASSERT_EQ(missing.status, 202) << missing.body;
+  Json failed;
+  for (int i = 0; i < 300; ++i) {
+    failed = get("/api/jobs/" + missing.json()["job"].get<std::string>()).json();
+    if (failed.value("state", "") != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(failed["state"], "failed") << failed.dump();
+  EXPECT_NE(failed.value("error", "").find("404"), std::string::npos) << failed.dump();
+  Json failed_list = get("/api/downloads").json();
+  ASSERT_EQ(failed_list["downloads"].size(), 1u) << failed_list.dump();
+  EXPECT_EQ(failed_list["downloads"][0]["state"], "failed");
+  EXPECT_EQ(Http(port, "DELETE", "/api/downloads/" + failed_list["downloads"][0]["id"].get<std::string>()).status, 200);
   EXPECT_EQ(Http(port, "DELETE", "/api/jobs/job-999").status, 404);
   EXPECT_GT(get("/api/model/list?installed_only=true").json()["count"].get<int>(),
             installed.json()["count"].get<int>());

@@ -216,6 +216,14 @@ async function showDetails(m) {
     put('Largest context that fits', fit.largest.fits ? `${fit.largest.n_ctx} tokens` : 'none');
   }
   if (stats) put('Use so far', `${stats.usage_count} requests, ${Math.round(stats.success_rate * 100)}% successful`);
+  if (m.installed) {
+    const header = await api(`/api/model/inspect?model=${encodeURIComponent(m.id)}`).catch(() => null);
+    if (header) {
+      put('File header', [header.architecture, header.file_type?.tag, `${(header.parameters / 1e6).toFixed(1)} M parameters`,
+        `${header.layout?.tensor_count} tensors`, header.tokenizer?.model ? `${header.tokenizer.model} tokenizer` : null]
+        .filter(Boolean).join(', '));
+    }
+  }
 }
 
 async function loadRecommendation() {

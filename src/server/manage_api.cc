@@ -100,6 +100,20 @@ Json Server::FitVerdict(const app::ModelView& v, bool has_gpu) {
               {"reason", p.reason}};
 }
 
+// Answers 507 with the planner's numbers when `view` cannot fit this
+// machine at 4,096 tokens and returns false; true when it fits (or cannot
+// be planned: no facts to refuse it on).
+bool Server::RefuseIfTooLarge(Call& call, const app::ModelView& view, std::string_view doing) {
+  auto s = app_->core().snapshot();
+  auto hw = s.ok() ? app_->core().hardware_for_runs(**s) : Result<const HardwareInfo*>(s.status());
+  Json verdict = FitVerdict(view, hw.ok() && !(*hw)->gpus.empty());
+  if (verdict.is_null() || verdict["verdict"] != "too_large") return true;
+  call.Error(507, fmt::format("insufficient memory: {} does not fit this machine ({}); give "
+                              "\"force\": true to {} anyway",
+                              view.entry.id, verdict["reason"].get<std::string>(), doing));
+  return false;
+}
+
 // GET /api/model/list?purpose=&max_vram=&installed_only=&tag=&fit=
 void Server::ModelList(Call& call) {
   app::ListQuery q;
@@ -157,6 +171,7 @@ void Server::ModelSwitch(Call& call) {
                                        "/api/model/download {{\"model\": \"{}\"}} (or hangar pull {})",
                                        view->entry.id, view->entry.id, view->entry.id));
   }
+  if (!call.body.value("force", false) && !RefuseIfTooLarge(call, *view, "switch to it")) return;
   auto previous = app_->models().DefaultModel();
   if (!previous.ok()) return call.Error(previous.status());
   auto id = app_->models().SetDefaultModel(call.model);
@@ -177,6 +192,10 @@ void Server::ModelDownload(Call& call) {
   if (!view.ok() && !remote) return call.Error(view.status());
   if (view.ok() && view->installed) {
     return call.Send(200, Json{{"model", view->entry.id}, {"status", "installed"}});
+  }
+  if (view.ok() && !call.body.value("force", false) &&
+      !RefuseIfTooLarge(call, *view, "download it")) {
+    return;
   }
   auto d = app_->downloads().Start(view.ok() ? view->entry.id : call.model);
   if (!d.ok()) return call.Error(d.status());

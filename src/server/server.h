@@ -120,6 +120,7 @@ class Server {
   // The management API (manage_api.cc).
   void ModelList(Call& call);
   nlohmann::json FitVerdict(const app::ModelView& view, bool has_gpu);
+  bool RefuseIfTooLarge(Call& call, const app::ModelView& view, std::string_view doing);
   void ModelCurrent(Call& call);
   void ModelSwitch(Call& call);
   void ModelDownload(Call& call);

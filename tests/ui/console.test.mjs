@@ -102,6 +102,8 @@ test('details: a model\'s facts and what it needs here, from the fit planner', a
   await page.waitForSelector('#details-dialog[open]');
   await page.waitForFunction(() => /Largest context that fits/.test(document.querySelector('#details-facts').textContent), { timeout: 20000 });
   assert.match(await text('#details-facts'), /fits with \d+ tokens of context/);
+  // The installed file's own header.
+  await page.waitForFunction(() => /File header.*qwen3, Q8_0, [\d.]+ M parameters, \d+ tensors/.test(document.querySelector('#details-facts').textContent));
   // Share it with Ollama, without a copy.
   const share = await page.$$eval('#details-actions button', (b) => b.findIndex((x) => x.textContent === 'Share with Ollama'));
   assert.ok(share >= 0);
