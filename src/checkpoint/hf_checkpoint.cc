@@ -41,6 +41,8 @@ Result<nlohmann::json> ReadJson(const fs::path& p) {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     return InvalidArgumentError(fmt::format("{} at byte {}: not JSON ({})", p.filename().string(), e.byte, e.what()));
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidArgumentError(fmt::format("{}: not usable JSON ({})", p.filename().string(), e.what()));
   }
 }
 

@@ -98,6 +98,8 @@ Result<SafetensorsHeader> ParseSafetensorsHeader(std::string_view prefix,
     doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     return Bad(8 + e.byte, fmt::format("not JSON ({})", e.what()));
+  } catch (const nlohmann::json::exception& e) {  // a number out of range, ...
+    return Bad(8, fmt::format("not usable JSON ({})", e.what()));
   }
   if (!doc.is_object()) return Bad(8, "the header is not a JSON object");
   SafetensorsHeader h;
@@ -114,7 +116,9 @@ Result<SafetensorsHeader> ParseSafetensorsHeader(std::string_view prefix,
       }
       continue;
     }
-    auto bad = [&](std::string what) { return Bad(8, fmt::format("tensor \"{}\": {}", name, what)); };
+    auto bad = [&name = name](std::string what) {
+      return Bad(8, fmt::format("tensor \"{}\": {}", name, what));
+    };
     if (name.empty()) return Bad(8, "a tensor has an empty name");
     if (!entry.is_object()) return bad("not an object");
     auto dt = entry.find("dtype");

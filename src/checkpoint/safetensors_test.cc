@@ -62,6 +62,10 @@ TEST(SafetensorsTest, HostileHeadersAreRefusedWithTheByteOffset) {
   broken[12] = '!';
   EXPECT_THAT(Parse(broken), StatusHasMessage(HasSubstr("at byte 1")));
   EXPECT_THAT(Parse(File(nlohmann::json::array(), "")), StatusHasMessage(HasSubstr("not a JSON object")));
+  // Found by the fuzz target: a number too large for a double.
+  const std::string overflow = "{\"w\": {\"dtype\": 4444444E4444444}}";
+  EXPECT_THAT(Parse(std::string(1, static_cast<char>(overflow.size())) + std::string(7, '\0') + overflow),
+              StatusIs(StatusCode::kInvalidArgument));
   // Tensor entries that lie.
   EXPECT_THAT(Parse(File({{"w", Tensor("Q4", {2}, 0, 2)}}, "xx")), StatusHasMessage(HasSubstr("unknown dtype")));
   EXPECT_THAT(Parse(File({{"w", Tensor("F32", {2, 2}, 0, 8)}}, std::string(8, 'x'))),
