@@ -1,4 +1,5 @@
 // End-to-end tests of the `hangar` command: real binary, private HOME.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -290,6 +291,103 @@ TEST_F(CliTest, ConfigShowsSetsAndUnsetsSettings) {
   EXPECT_EQ(value(shown, "runtime.gpu"), "auto");
   EXPECT_EQ(value(shown, "downloads.connections"), 8);
   EXPECT_EQ(value(shown, "limits.max_ram_usage"), "70%");
+}
+
+// A Llama-shaped checkpoint of `layers` x `hidden` in BF16, sharded in two
+// with its index; the files are sparse (only the headers hold bytes).
+void MakeSparseCheckpoint(const fs::path& dir, int layers, uint64_t hidden, uint64_t ffn, uint64_t vocab) {
+  fs::create_directories(dir);
+  std::ofstream(dir / "config.json")
+      << nlohmann::json{{"architectures", {"LlamaForCausalLM"}},
+                        {"hidden_size", hidden},
+                        {"intermediate_size", ffn},
+                        {"num_hidden_layers", layers},
+                        {"num_attention_heads", 32},
+                        {"num_key_value_heads", 8},
+                        {"vocab_size", vocab},
+                        {"max_position_embeddings", 8192},
+                        {"torch_dtype", "bfloat16"}}
+             .dump();
+  std::ofstream(dir / "tokenizer.json") << "{}";
+  const uint64_t kv = hidden / 4;
+  std::vector<std::pair<std::string, std::vector<uint64_t>>> tensors = {
+      {"model.embed_tokens.weight", {vocab, hidden}}, {"model.norm.weight", {hidden}},
+      {"lm_head.weight", {vocab, hidden}}};
+  for (int l = 0; l < layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    for (auto [name, shape] : std::vector<std::pair<std::string, std::vector<uint64_t>>>{
+             {"self_attn.q_proj.weight", {hidden, hidden}}, {"self_attn.k_proj.weight", {kv, hidden}},
+             {"self_attn.v_proj.weight", {kv, hidden}},     {"self_attn.o_proj.weight", {hidden, hidden}},
+             {"mlp.gate_proj.weight", {ffn, hidden}},       {"mlp.up_proj.weight", {ffn, hidden}},
+             {"mlp.down_proj.weight", {hidden, ffn}},       {"input_layernorm.weight", {hidden}},
+             {"post_attention_layernorm.weight", {hidden}}}) {
+      tensors.emplace_back(p + name, shape);
+    }
+  }
+  nlohmann::json index = {{"weight_map", nlohmann::json::object()}};
+  for (int part = 0; part < 2; ++part) {
+    const std::string file = fmt::format("model-0000{}-of-00002.safetensors", part + 1);
+    nlohmann::json header = nlohmann::json::object();
+    uint64_t offset = 0;
+    for (size_t i = part; i < tensors.size(); i += 2) {
+      uint64_t n = 2;
+      for (uint64_t d : tensors[i].second) n *= d;
+      header[tensors[i].first] = {{"dtype", "BF16"}, {"shape", tensors[i].second}, {"data_offsets", {offset, offset + n}}};
+      index["weight_map"][tensors[i].first] = file;
+      offset += n;
+    }
+    const std::string text = header.dump();
+    std::string head(8, '\0');
+    for (int b = 0; b < 8; ++b) head[b] = static_cast<char>((text.size() >> (8 * b)) & 0xff);
+    {
+      std::ofstream out(dir / file, std::ios::binary);
+      out << head << text;
+    }
+    fs::resize_file(dir / file, 8 + text.size() + offset);
+  }
+  std::ofstream(dir / "model.safetensors.index.json") << index.dump();
+}
+
+TEST_F(CliTest, InspectAndFitACheckpointBeforeConvertingIt) {
+  const fs::path dir = home_ / "Llama-8B-like";
+  MakeSparseCheckpoint(dir, 32, 4096, 14336, 128256);
+  nlohmann::json j = Json(Run({"inspect", dir.string(), "--json"}));
+  EXPECT_EQ(j["architecture_class"], "LlamaForCausalLM");
+  EXPECT_EQ(j["architecture"], "llama");
+  EXPECT_EQ(j["parameters"], 8030261248ull);  // Llama 3.1 8B's count
+  EXPECT_TRUE(j["sharded"].get<bool>());
+  EXPECT_EQ(j["dtypes"]["BF16"]["tensors"], 291);
+  ProcessResult text = Run({"inspect", dir.string()});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("8.03B"));
+  EXPECT_THAT(text.out, HasSubstr("convert it to GGUF"));
+  // Fit: each quantization's size and memory on a described machine is not
+  // what fit does; here it is this machine, so only the shape is checked.
+  nlohmann::json fit = Json(Run({"fit", dir.string(), "--json", "--ctx", "4096"}));
+  ASSERT_EQ(fit["quants"].size(), 5u) << fit.dump();
+  EXPECT_EQ(fit["quants"][0]["quant"], "F16");
+  EXPECT_EQ(fit["quants"][4]["quant"], "Q4_K_M");
+  const double f16 = fit["quants"][0]["file_bytes"].get<double>();
+  const double q4 = fit["quants"][4]["file_bytes"].get<double>();
+  EXPECT_NEAR(f16 / 1e9, 16.06, 0.05);  // 8.03 B parameters at 2 bytes
+  EXPECT_NEAR(q4 / 1e9, 4.87, 0.1);     // published Q4_K_M files: 4.92 GB
+  EXPECT_EQ(fit["quants"][4]["requested"]["n_ctx"], 4096);
+  EXPECT_GT(fit["quants"][0]["requested"]["memory"]["host_total"].get<double>(), f16 * 0.9);
+  // Hostile and unsupported input: clear errors.
+  std::ofstream(dir / "config.json") << R"({"architectures": ["MambaForCausalLM"], "hidden_size": 8})";
+  ProcessResult mamba = Run({"fit", dir.string()});
+  EXPECT_EQ(mamba.exit_code, 1);
+  EXPECT_THAT(mamba.err, HasSubstr("MambaForCausalLM"));
+  fs::resize_file(dir / "model-00002-of-00002.safetensors", 1000);
+  ProcessResult cut = Run({"inspect", dir.string()});
+  EXPECT_EQ(cut.exit_code, 1);
+  EXPECT_THAT(cut.err, HasSubstr("model-00002-of-00002.safetensors"));
+  const fs::path pickle = home_ / "pickled";
+  fs::create_directories(pickle);
+  std::ofstream(pickle / "pytorch_model.bin") << "PK not unpickled";
+  ProcessResult refused = Run({"inspect", pickle.string()});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("pickle"));
 }
 
 TEST_F(CliTest, HardwareReportOnThisMachine) {

@@ -1,7 +1,10 @@
 #include "app/fit_ops.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
+#include "checkpoint/hf_checkpoint.h"
 #include "fit/estimator.h"
 #include "fit/model_facts.h"
 #include "fit/speed.h"
@@ -43,6 +46,99 @@ Result<FitReport> FitOps::Fit(const FitQuery& query) {
   options.max_context = true;
   ASSIGN_OR_RETURN(report.largest, fit::PlanFit(facts, options, *hw, s->config.limits()));
   return report;
+}
+
+namespace {
+
+uint32_t ConfigU32(const nlohmann::json& c, std::initializer_list<const char*> keys) {
+  for (const char* k : keys) {
+    auto it = c.find(k);
+    if (it != c.end() && it->is_number_unsigned()) return it->get<uint32_t>();
+  }
+  return 0;
+}
+
+// The catalog-entry form of a checkpoint's config, for the estimator.
+Result<CatalogEntry> EntryOfCheckpoint(const checkpoint::HfCheckpoint& c, std::string_view name) {
+  const std::string cls = c.architecture_class();
+  const std::string_view arch = checkpoint::GgufArchitecture(cls);
+  if (arch.empty()) {
+    return InvalidArgumentError(fmt::format(
+        "{}: architecture \"{}\" is not one Hangar converts (llama, mistral, qwen2, qwen3, "
+        "qwen3moe, gemma2, gemma3, phi3)",
+        name, cls.empty() ? "none in config.json" : cls));
+  }
+  const nlohmann::json& j = c.config;
+  CatalogEntry e;
+  e.id = std::string(name);
+  e.format = ModelFormat::kGguf;
+  e.arch.name = std::string(arch);
+  e.arch.block_count = ConfigU32(j, {"num_hidden_layers", "n_layer"});
+  e.arch.embedding_length = ConfigU32(j, {"hidden_size", "n_embd"});
+  e.arch.feed_forward_length = ConfigU32(j, {"intermediate_size"});
+  e.arch.head_count = ConfigU32(j, {"num_attention_heads", "n_head"});
+  e.arch.head_count_kv = ConfigU32(j, {"num_key_value_heads"});
+  if (e.arch.head_count_kv == 0) e.arch.head_count_kv = e.arch.head_count;
+  e.arch.key_length = ConfigU32(j, {"head_dim"});
+  e.arch.value_length = e.arch.key_length;
+  e.arch.vocab_size = ConfigU32(j, {"vocab_size"});
+  e.arch.sliding_window = ConfigU32(j, {"sliding_window"});
+  e.arch.sliding_window_pattern = arch == "gemma2" ? 2 : arch == "gemma3" ? 6 : 0;
+  if (arch != "gemma2" && arch != "gemma3") e.arch.sliding_window = 0;  // llama.cpp runs them full
+  e.arch.expert_count = ConfigU32(j, {"num_experts", "num_local_experts"});
+  e.arch.expert_used_count = ConfigU32(j, {"num_experts_per_tok"});
+  e.arch.expert_feed_forward_length = ConfigU32(j, {"moe_intermediate_size"});
+  e.context_length = ConfigU32(j, {"max_position_embeddings", "n_positions"});
+  e.parameter_count = static_cast<double>(c.parameter_count());
+  if (e.arch.block_count == 0 || e.arch.embedding_length == 0 || e.arch.head_count == 0) {
+    return InvalidArgumentError(fmt::format(
+        "{}: config.json lacks num_hidden_layers, hidden_size or num_attention_heads", name));
+  }
+  return e;
+}
+
+}  // namespace
+
+Result<CheckpointFitReport> FitOps::FitCheckpoint(const std::filesystem::path& path,
+                                                  const fit::MemoryRequest& request) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
+  ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware_for_runs(*s));
+  ASSIGN_OR_RETURN(checkpoint::HfCheckpoint c, checkpoint::OpenCheckpoint(path));
+  const std::string name = (std::filesystem::is_directory(path) ? path : path.parent_path()).filename().string();
+  ASSIGN_OR_RETURN(CatalogEntry entry, EntryOfCheckpoint(c, name));
+  CheckpointFitReport out;
+  out.model = name;
+  out.architecture = entry.arch.name;
+  out.parameters = c.parameter_count();
+  // Matrices at the type's bits per weight (the K mixes on average); vectors
+  // (norms, biases) stay F32 as the converter writes them.
+  uint64_t matrix_elements = 0, vector_elements = 0;
+  for (const checkpoint::Shard& sh : c.shards) {
+    for (const checkpoint::TensorInfo& t : sh.header.tensors) {
+      (t.shape.size() >= 2 ? matrix_elements : vector_elements) += t.elements();
+    }
+  }
+  static constexpr std::pair<std::string_view, double> kQuants[] = {
+      {"F16", 16.0}, {"Q8_0", 8.5}, {"Q6_K", 6.5625}, {"Q5_K_M", 5.7}, {"Q4_K_M", 4.85}};
+  for (const auto& [quant, bits] : kQuants) {
+    CheckpointFit q;
+    q.quant = std::string(quant);
+    q.file_bytes = static_cast<uint64_t>(static_cast<double>(matrix_elements) * bits / 8) + vector_elements * 4;
+    entry.file_size_bytes = q.file_bytes;
+    entry.quantization = q.quant;
+    ASSIGN_OR_RETURN(fit::ModelFacts facts, fit::FactsFromCatalog(entry));
+    fit::PlanOptions options;
+    options.request = request;
+    if (options.request.n_ctx == 0) {
+      options.request.n_ctx = facts.n_ctx_train > 0 ? std::min<uint32_t>(4096, facts.n_ctx_train) : 4096;
+    }
+    options.auto_gpu_layers = true;
+    ASSIGN_OR_RETURN(q.requested, fit::PlanFit(facts, options, *hw, s->config.limits()));
+    options.max_context = true;
+    ASSIGN_OR_RETURN(q.largest, fit::PlanFit(facts, options, *hw, s->config.limits()));
+    out.quants.push_back(std::move(q));
+  }
+  return out;
 }
 
 std::optional<double> FitOps::HostBandwidth(const Snapshot& s, const CpuInfo& cpu) {

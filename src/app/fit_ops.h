@@ -34,6 +34,20 @@ struct FitReport {
   fit::FitPlan largest;        // the largest context that fits (same offload rule)
 };
 
+// A Hugging Face checkpoint's needs here once converted, per quantization.
+struct CheckpointFit {
+  std::string quant;        // "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M"
+  uint64_t file_bytes = 0;  // the GGUF it would make (an estimate from its parameters)
+  fit::FitPlan requested;
+  fit::FitPlan largest;
+};
+struct CheckpointFitReport {
+  std::string model;  // the folder's name
+  std::string architecture;
+  uint64_t parameters = 0;
+  std::vector<CheckpointFit> quants;
+};
+
 struct RecommendQuery {
   fit::RecommendOptions options;
   fit::MachineDescription machine;  // describe another machine (--ram, --vram, ...)
@@ -49,6 +63,12 @@ class FitOps {
   // its facts, a remote model from its header read by Range. NotFound for an
   // unknown model; errors of the GGUF reader, the sources and the estimator.
   Result<FitReport> Fit(const FitQuery& query);
+  // The same for a Hugging Face checkpoint (a folder or .safetensors file),
+  // from its config.json and safetensors headers, at each quantization it
+  // could be converted to. InvalidArgument naming what is missing for an
+  // architecture Hangar cannot convert or a config without the sizes.
+  Result<CheckpointFitReport> FitCheckpoint(const std::filesystem::path& path,
+                                            const fit::MemoryRequest& request);
 
   // Ranks the catalog and installed models for this machine (or the one
   // described). ResourceExhausted from the coding policy below 6 GB.

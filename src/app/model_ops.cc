@@ -60,6 +60,10 @@ Result<Inspection> ModelOps::Inspect(std::string_view ref) {
   return out;
 }
 
+Result<checkpoint::HfCheckpoint> ModelOps::InspectCheckpoint(const std::filesystem::path& path) {
+  return checkpoint::OpenCheckpoint(path);
+}
+
 Result<Inspection> ModelOps::InspectRemote(const Resolution& t) {
   if (!t.source) {
     return FailedPreconditionError(t.DisplayId() +

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/core.h"
+#include "checkpoint/hf_checkpoint.h"
 #include "app/models.h"
 #include "core/status.h"
 #include "gguf/gguf_file.h"
@@ -52,6 +53,9 @@ class ModelOps {
   Result<Inspection> Inspect(std::string_view ref);
   // The remote header of what `target` would pull (its primary file).
   Result<Inspection> InspectRemote(const Resolution& target);
+  // A Hugging Face checkpoint (folder or .safetensors file): its config,
+  // shards and tokenizer files, without reading a byte of weights.
+  Result<checkpoint::HfCheckpoint> InspectCheckpoint(const std::filesystem::path& path);
 
  private:
   Core* core_;

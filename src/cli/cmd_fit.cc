@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "checkpoint/hf_checkpoint.h"
 #include "cli/command.h"
 #include "core/units.h"
 #include "fit/memory.h"
@@ -35,6 +36,44 @@ std::string BreakdownTable(const fit::MemoryBreakdown& m, const TermStyle& style
   return t.Render(style);
 }
 
+// A Hugging Face checkpoint: what each quantization it converts to would
+// take here, before converting (or downloading) anything.
+void RunFitCheckpoint(Context& ctx, const std::string& path, const fit::MemoryRequest& request) {
+  auto r = ctx.app().fit().FitCheckpoint(path, request);
+  if (!r.ok()) return ctx.Fail(r.status());
+  bool any = false;
+  if (ctx.json) {
+    nlohmann::json quants = nlohmann::json::array();
+    for (const app::CheckpointFit& q : r->quants) {
+      any = any || q.requested.fits;
+      quants.push_back({{"quant", q.quant},
+                        {"file_bytes", q.file_bytes},
+                        {"requested", fit::ToJson(q.requested)},
+                        {"largest_context", fit::ToJson(q.largest)}});
+    }
+    ctx.PrintJson({{"model", r->model},
+                   {"architecture", r->architecture},
+                   {"parameters", r->parameters},
+                   {"estimate", true},
+                   {"quants", quants}});
+  } else {
+    ctx.Print(r->model + " (" + r->architecture + ", " + std::to_string(r->parameters) +
+              " parameters), once converted; sizes are estimates from the parameters:\n");
+    Table t({"QUANT", "FILE", "RAM", "VRAM", "AT CTX", "LARGEST CTX", "VERDICT"},
+            {Table::Align::kLeft, Table::Align::kRight, Table::Align::kRight, Table::Align::kRight,
+             Table::Align::kRight, Table::Align::kRight});
+    for (const app::CheckpointFit& q : r->quants) {
+      any = any || q.requested.fits;
+      t.AddRow({q.quant, Mem(q.file_bytes), Mem(q.requested.memory.HostTotal()),
+                Mem(q.requested.memory.GpuTotal()), std::to_string(q.requested.request.n_ctx),
+                q.largest.fits ? std::to_string(q.largest.request.n_ctx) : "-",
+                q.requested.fits ? ctx.style.Green("fits") : ctx.style.Red("does not fit")});
+    }
+    ctx.Print(t.Render(ctx.style));
+  }
+  if (!any) ctx.exit_code = kExitFailure;
+}
+
 void RunFit(Context& ctx, const FitFlags& f) {
   app::FitQuery q;
   q.ref = f.ref;
@@ -60,6 +99,7 @@ void RunFit(Context& ctx, const FitFlags& f) {
     q.auto_gpu_layers = false;
   }
   q.probe = !f.no_probe;
+  if (checkpoint::LooksLikeCheckpoint(f.ref)) return RunFitCheckpoint(ctx, f.ref, q.request);
   auto r = ctx.app().fit().Fit(q);
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) {

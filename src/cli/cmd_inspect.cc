@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "checkpoint/hf_checkpoint.h"
 #include "cli/command.h"
 #include "core/units.h"
 #include "fetch/http_headers.h"
@@ -31,7 +32,49 @@ std::string Count(uint64_t n) {
   return buf;
 }
 
+// A Hugging Face checkpoint: architecture, parameters, dtypes, shards,
+// tokenizer files; and what converting it would need.
+void RunInspectCheckpoint(Context& ctx, const InspectFlags& f) {
+  auto c = ctx.app().models().InspectCheckpoint(f.ref);
+  if (!c.ok()) return ctx.Fail(c.status());
+  nlohmann::json j = checkpoint::ToJson(*c);
+  if (f.tensors) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const checkpoint::Shard& sh : c->shards) {
+      for (const checkpoint::TensorInfo& t : sh.header.tensors) {
+        list.push_back({{"name", t.name},
+                        {"dtype", checkpoint::DtypeName(t.dtype)},
+                        {"shape", t.shape},
+                        {"file", sh.path.filename().string()}});
+      }
+    }
+    j["tensor_list"] = list;
+  }
+  if (ctx.json) return ctx.PrintJson(j);
+  std::string dtypes;
+  for (const auto& [name, tb] : c->dtypes()) {
+    dtypes += (dtypes.empty() ? "" : ", ") + name + " " + FormatBytesDecimal(tb.second);
+  }
+  std::string tokenizer;
+  if (c->has_tokenizer_json) tokenizer += "tokenizer.json";
+  if (c->has_tokenizer_model) tokenizer += std::string(tokenizer.empty() ? "" : ", ") + "tokenizer.model (SentencePiece)";
+  if (c->has_chat_template) tokenizer += std::string(tokenizer.empty() ? "" : ", ") + "chat template";
+  const std::string arch = j["architecture"].is_null() ? "not convertible by Hangar" : j["architecture"].get<std::string>();
+  ctx.Print(RenderKeyValues(
+      {{"Checkpoint", c->root.string()},
+       {"Format", "Hugging Face safetensors" + std::string(c->has_index ? " (sharded, with its index)" : "")},
+       {"Architecture", (j["architecture_class"].is_null() ? std::string("-") : j["architecture_class"].get<std::string>()) +
+                            " -> " + arch},
+       {"Parameters", Count(c->parameter_count())},
+       {"Tensors", std::to_string(j["tensors"].get<size_t>()) + " in " + std::to_string(c->shards.size()) + " file(s)"},
+       {"Weights", dtypes},
+       {"Tokenizer", tokenizer.empty() ? "none found" : tokenizer},
+       {"Runs here", "not as it is: convert it to GGUF (hangar fit shows the sizes)"}},
+      ctx.style));
+}
+
 void RunInspect(Context& ctx, const InspectFlags& f) {
+  if (checkpoint::LooksLikeCheckpoint(f.ref)) return RunInspectCheckpoint(ctx, f);
   auto r = ctx.app().models().Inspect(f.ref);
   if (!r.ok()) return ctx.Fail(r.status());
   const gguf::ModelSummary& s = r->summary;
