@@ -171,7 +171,12 @@ TEST_F(StoreCliTest, ImportShareRemoveAndExport) {
   const fs::path out = home_ / "export.json";
   ASSERT_EQ(Run({"export", out.string()}).exit_code, 0);
   nlohmann::json doc = nlohmann::json::parse(std::ifstream(out));
-  EXPECT_EQ(doc["version"], "1.0");
+  // Version 1.1: the specification's manifest (1.0) with the settings,
+  // the user's profiles and the default model.
+  EXPECT_EQ(doc["version"], "1.1");
+  EXPECT_TRUE(doc["settings"].contains("limits.max_ram_usage")) << doc.dump();
+  EXPECT_TRUE(doc["profiles"].is_array());
+  EXPECT_TRUE(doc.contains("default_model"));
   ASSERT_EQ(doc["models"].size(), 1u);
   for (const char* key :
        {"id", "path", "size_bytes", "checksum", "downloaded_at", "last_used", "use_count"}) {
