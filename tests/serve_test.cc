@@ -413,7 +413,9 @@ TEST_F(ServeTest, AClientThatDisconnectsDuringALongPromptFreesTheSlot) {
       "slot freed: the next request answered %.0f ms after the disconnect (the prompt alone takes "
       "%.0f ms)\n",
       freed_s * 1000, prompt_s * 1000);
-  EXPECT_LT(freed_s, 1.0);
+  // Freed, not waited out: far sooner than the prompt would have taken (the
+  // time itself is a figure to report, not a pass mark on a loaded machine).
+  EXPECT_LT(freed_s, prompt_s / 3);
 
   // The same through OpenAI's streamed chat.
   Stream cut_openai(port, "POST", "/v1/chat/completions",
@@ -432,7 +434,7 @@ TEST_F(ServeTest, AClientThatDisconnectsDuringALongPromptFreesTheSlot) {
   ASSERT_EQ(next.status, 200) << next.body;
   std::printf("slot freed (OpenAI stream): the next request answered %.0f ms after the disconnect\n",
               freed_s * 1000);
-  EXPECT_LT(freed_s, 1.0);
+  EXPECT_LT(freed_s, prompt_s / 3);
 }
 
 TEST_F(ServeTest, SigtermDuringAStreamEndsItStopsEveryRunnerAndExits) {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/file_util.h"
 #include "core/sha256.h"
 #include "process.h"
 
@@ -117,6 +118,56 @@ TEST_F(StoreCliTest, DiscoverRegistersOtherToolsModelsInPlace) {
   EXPECT_TRUE(ok["sha256"]);
   EXPECT_TRUE(ok["gguf header"]);
   EXPECT_FALSE(ok["size"]);
+}
+
+// hangar quantize writes what llama.cpp's own llama-quantize writes, byte for
+// byte, for each common type and from F16, BF16 and F32; the result is
+// installed and runs; the types and sources it must refuse are refused.
+TEST_F(StoreCliTest, QuantizeEqualsLlamaQuantizeByteForByte) {
+  for (const std::string source : {"f16", "bf16", "f32"}) {
+    const fs::path model = home_ / ("src-" + source + ".gguf");
+    ProcessResult made = testing::RunProcess(
+        {HANGAR_MKMODEL_BIN, "--arch", "qwen3", "--type", source, "--layers", "2", "--embd", "256",
+         "--vocab", "llama-spm", "--seed", "9", "--out", model.string()},
+        {{"HOME", home_.string()}});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    ASSERT_EQ(Run({"import", model.string()}).exit_code, 0);
+    for (const std::string type : {"Q4_K_M", "Q8_0", "Q6_K", "Q5_K_M", "Q4_0", "Q3_K_M", "IQ4_XS"}) {
+      SCOPED_TRACE(source + " to " + type);
+      nlohmann::json q = Json(Run({"quantize", "src-" + source, type, "--json"}));
+      const fs::path ours = q["path"].get<std::string>();
+      const fs::path theirs = home_ / ("ref-" + source + "-" + type + ".gguf");
+      ProcessResult ref = testing::RunProcess(
+          {HANGAR_REF_QUANTIZE_BIN, model.string(), theirs.string(), type}, {{"HOME", home_.string()}});
+      ASSERT_EQ(ref.exit_code, 0) << ref.err;
+      const std::string a = ReadFile(ours).value(), b = ReadFile(theirs).value();
+      EXPECT_EQ(a.size(), b.size());
+      EXPECT_TRUE(a == b) << ours << " differs from llama-quantize's " << theirs;
+      EXPECT_LT(q["size_bytes"].get<uint64_t>(), fs::file_size(model));
+      fs::remove(theirs);
+    }
+  }
+  // Installed, listed with its type, and it runs.
+  nlohmann::json list = Json(Run({"list", "--json"}));
+  bool listed = false;
+  for (const auto& m : list) listed = listed || m["id"] == "src-f16-q4_k_m";
+  EXPECT_TRUE(listed) << list.dump();
+  ProcessResult ran = Run({"run", "src-f16-q4_k_m", "--max-tokens", "4", "--raw", "Hello"});
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  // Refused: a type that needs an importance matrix, an unknown type, a
+  // quantized source, a model that is not here; nothing is left behind.
+  ProcessResult imatrix = Run({"quantize", "src-f16", "IQ2_XS"});
+  EXPECT_EQ(imatrix.exit_code, 1);
+  EXPECT_THAT(imatrix.err, HasSubstr("importance matrix"));
+  EXPECT_THAT(Run({"quantize", "src-f16", "Q9_K"}).err, HasSubstr("unknown quantization type"));
+  ProcessResult again = Run({"quantize", "src-f16-q4_k_m", "Q8_0"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("--allow-requantize"));
+  EXPECT_THAT(Run({"quantize", "qwen2.5-coder-3b-q4", "Q8_0"}).err, HasSubstr("hangar pull"));
+  EXPECT_THAT(Run({"quantize", "src-f16", "Q4_K_M"}).err, HasSubstr("exists already"));
+  for (const auto& e : fs::recursive_directory_iterator(home_)) {
+    EXPECT_NE(e.path().extension(), ".partial") << "left behind: " << e.path();
+  }
 }
 
 TEST_F(StoreCliTest, ImportNamesTheIdToRunItBy) {

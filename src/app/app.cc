@@ -13,7 +13,8 @@ App::Parts::Parts(Deps deps)
       profiles(&core),
       serve(&core, &runs),
       settings(&core),
-      downloads(&core, &pulls) {}
+      downloads(&core, &pulls),
+      quantize(&core, &store) {}
 
 App::App(Deps deps) : parts_(std::make_unique<Parts>(std::move(deps))) {}
 

@@ -32,6 +32,7 @@
 #include "app/model_ops.h"
 #include "app/profile_ops.h"
 #include "app/pull_ops.h"
+#include "app/quantize_ops.h"
 #include "app/run_ops.h"
 #include "app/serve_ops.h"
 #include "app/settings_ops.h"
@@ -60,6 +61,7 @@ class App {
   ServeOps& serve() { return parts_->serve; }
   SettingsOps& settings() { return parts_->settings; }
   Downloads& downloads() { return parts_->downloads; }
+  QuantizeOps& quantize() { return parts_->quantize; }
   JobRegistry& jobs() { return parts_->core.jobs(); }
 
  private:
@@ -80,6 +82,7 @@ class App {
     ServeOps serve;
     SettingsOps settings;
     Downloads downloads;
+    QuantizeOps quantize;
   };
   std::unique_ptr<Parts> parts_;
 };

@@ -1,4 +1,6 @@
-// hangar discover | import | share | rm | cache [prune] | export
+// hangar discover | import | quantize | share | rm | cache [prune] | export
+#include <unistd.h>
+
 #include <ctime>
 #include <string>
 
@@ -203,7 +205,51 @@ void RunExport(Context& ctx, const std::string& file) {
   ctx.Print("Wrote " + std::to_string((*doc)["models"].size()) + " models to " + file + "\n");
 }
 
+struct QuantizeFlags {
+  std::string ref, type, out;
+  int threads = 0;
+  bool allow_requantize = false;
+};
+
+void RunQuantize(Context& ctx, const QuantizeFlags& f) {
+  app::QuantizeQuery q;
+  q.ref = f.ref;
+  q.type = f.type;
+  q.out = f.out;
+  q.threads = f.threads;
+  q.allow_requantize = f.allow_requantize;
+  const bool tty = !ctx.json && ::isatty(STDERR_FILENO) == 1;
+  auto r = ctx.app().quantize().Quantize(q, [&](uint32_t done, uint32_t total) {
+    if (tty) *ctx.err << "\rquantizing " << done << "/" << total << " tensors" << std::flush;
+  });
+  if (tty) *ctx.err << "\r\033[K";
+  if (!r.ok()) return ctx.Fail(r.status());
+  if (ctx.json) {
+    nlohmann::json j = ModelJson(r->model);
+    j["source"] = r->source_id;
+    j["source_bytes"] = r->source_bytes;
+    j["seconds"] = r->seconds;
+    return ctx.PrintJson(j);
+  }
+  ctx.Print("Quantized " + r->source_id + " (" + FormatBytesDecimal(r->source_bytes) + ") to " +
+            app::EntryIdOf(r->model) + " (" + FormatBytesDecimal(r->model.size_bytes) + ") in " +
+            std::to_string(static_cast<int>(r->seconds + 0.5)) + " s\n  run it: hangar run " +
+            app::EntryIdOf(r->model) + "\n");
+}
+
 }  // namespace
+
+void AddQuantize(CLI::App& sub, Context& ctx) {
+  auto f = std::make_shared<QuantizeFlags>();
+  sub.add_option("MODEL", f->ref, "An installed or local GGUF model (F16, BF16 or F32)")->required();
+  sub.add_option("TYPE", f->type, "Q8_0, Q6_K, Q5_K_M, Q5_K_S, Q4_K_M, Q4_K_S, Q4_0, Q3_K_M, Q2_K, IQ4_XS, ...")
+      ->required();
+  sub.add_option("--out", f->out, "Where to write it (default: Hangar's store)");
+  sub.add_option("--threads", f->threads, "Threads (default: every core)")->check(CLI::Range(0, 1024));
+  sub.add_flag("--allow-requantize", f->allow_requantize, "Quantize a model that is quantized already");
+  AddJsonFlag(sub, ctx);
+  sub.callback([&ctx, f] { RunQuantize(ctx, *f); });
+}
 
 void AddDiscover(CLI::App& sub, Context& ctx) {
   AddJsonFlag(sub, ctx);

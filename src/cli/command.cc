@@ -62,6 +62,8 @@ const CommandSpec kCommands[] = {
     {"update", "Pull the newer revision of installed models", AddUpdate},
     {"discover", "Find models other tools downloaded and register them in place", AddDiscover},
     {"import", "Register a GGUF file (in place, or copied/moved into the store)", AddImport},
+    {"quantize", "Make an F16/BF16/F32 model smaller with llama.cpp's quantizer (Q4_K_M, Q8_0, ...)",
+     AddQuantize},
     {"share", "Make an installed model visible to Ollama or LM Studio, without a copy", AddShare},
     {"rm", "Remove installed models (bytes other models use are kept)", AddRm},
     {"cache", "Disk use per source and model, reclaimable bytes; `cache prune`", AddCache},

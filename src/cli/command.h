@@ -75,6 +75,7 @@ void AddFit(CLI::App& sub, Context& ctx);
 void AddRecommend(CLI::App& sub, Context& ctx);
 void AddProfile(CLI::App& sub, Context& ctx);
 void AddConfig(CLI::App& sub, Context& ctx);
+void AddQuantize(CLI::App& sub, Context& ctx);
 void AddPull(CLI::App& sub, Context& ctx);
 void AddOutdated(CLI::App& sub, Context& ctx);
 void AddUpdate(CLI::App& sub, Context& ctx);

@@ -1,7 +1,9 @@
 #include "gguf/ggml_types.h"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
+#include <string>
 
 namespace hangar::gguf {
 namespace {
@@ -113,6 +115,18 @@ std::optional<uint64_t> TensorBytes(const GgmlType& type, std::span<const uint64
 const FileType* FindFileType(uint32_t id) {
   for (const FileType& t : kFileTypes) {
     if (t.id == id) return &t;
+  }
+  return nullptr;
+}
+
+const FileType* FindFileTypeByTag(std::string_view tag) {
+  std::string upper(tag);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper == "Q4_K") upper = "Q4_K_M";
+  if (upper == "Q5_K") upper = "Q5_K_M";
+  if (upper == "Q3_K") upper = "Q3_K_M";
+  for (const FileType& t : kFileTypes) {
+    if (t.tag == upper) return &t;
   }
   return nullptr;
 }

@@ -60,6 +60,11 @@ struct FileType {
 // The file type with id `id`, or nullptr when unknown.
 const FileType* FindFileType(uint32_t id);
 
+// The file type named `tag` ("Q4_K_M", "q8_0"; case does not matter) or one
+// of llama-quantize's aliases (Q4_K = Q4_K_M, Q5_K = Q5_K_M, Q3_K = Q3_K_M),
+// or nullptr.
+const FileType* FindFileTypeByTag(std::string_view tag);
+
 // The file type llama.cpp assumes when `general.file_type` is missing and
 // `type_id` is the type of most tensors (LLAMA_FTYPE_GUESSED: Q4_K gives
 // Q4_K_M, F32 gives ALL_F32). nullptr for types llama.cpp has no guess for.
