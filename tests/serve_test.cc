@@ -1107,6 +1107,28 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   EXPECT_EQ(get("/api/profiles/ghost").status, 404);
   EXPECT_EQ(Http(port, "DELETE", "/api/profiles/balanced").status, 400);  // a built-in
 
+  // Quantize, as a job; the result is installed.
+  Reply quantized = send("POST", "/api/model/quantize", {{"model", "chat"}, {"type", "q4_k_m"}, {"allow_requantize", true}});
+  ASSERT_EQ(quantized.status, 202) << quantized.body;
+  Json qjob;
+  for (int i = 0; i < 300; ++i) {
+    qjob = get("/api/jobs/" + quantized.json()["job"].get<std::string>()).json();
+    if (qjob.value("state", "") != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(qjob["state"], "succeeded") << qjob.dump();
+  EXPECT_NE(qjob.value("result", "").find("chat-q4_k_m"), std::string::npos) << qjob.dump();
+  EXPECT_EQ(send("POST", "/api/model/quantize", {{"model", "chat"}, {"type", "Q9"}}).status, 400);
+  Reply needs = send("POST", "/api/model/quantize", {{"model", "chat"}, {"type", "IQ2_XS"}});
+  ASSERT_EQ(needs.status, 202);
+  for (int i = 0; i < 100; ++i) {
+    qjob = get("/api/jobs/" + needs.json()["job"].get<std::string>()).json();
+    if (qjob.value("state", "") != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(qjob["state"], "failed");
+  EXPECT_NE(qjob.value("error", "").find("importance matrix"), std::string::npos) << qjob.dump();
+
   // Doctor.
   Reply doctor = get("/api/doctor");
   ASSERT_EQ(doctor.status, 200) << doctor.body;
@@ -1130,11 +1152,11 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   Reply outdated = get("/api/model/outdated");
   ASSERT_EQ(outdated.status, 200) << outdated.body;
   EXPECT_EQ(outdated.json()["outdated"], 0);
-  EXPECT_EQ(outdated.json()["models"].size(), 2u) << outdated.body;
+  EXPECT_EQ(outdated.json()["models"].size(), 3u) << outdated.body;
   EXPECT_EQ(get("/api/model/outdated?model=no-such-model").status, 404);
   Reply update = send("POST", "/api/model/update", {{"all", true}});
   ASSERT_EQ(update.status, 200) << update.body;
-  EXPECT_EQ(update.json()["not_updated"].size(), 2u);
+  EXPECT_EQ(update.json()["not_updated"].size(), 3u);
   EXPECT_EQ(send("POST", "/api/model/update", Json::object()).status, 400);
 
   // The state, then a second machine (another home) that imports it.
@@ -1143,7 +1165,7 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   const Json state = exported.json();
   EXPECT_EQ(state["version"], "1.1");
   EXPECT_EQ(state["settings"]["runtime.gpu"], "off");
-  EXPECT_EQ(state["models"].size(), 2u);
+  EXPECT_EQ(state["models"].size(), 3u);
   ASSERT_EQ(state["profiles"].size(), 1u) << exported.body;
   EXPECT_EQ(state["profiles"][0]["name"], "code");
 
@@ -1161,7 +1183,7 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   ASSERT_EQ(imported.status, 200) << imported.body;
   const Json result = imported.json();
   ASSERT_EQ(result["downloading"].size(), 1u) << imported.body;  // the model with a source
-  ASSERT_EQ(result["skipped"].size(), 1u) << imported.body;      // the file imported in place
+  ASSERT_EQ(result["skipped"].size(), 2u) << imported.body;  // the files made in place
   EXPECT_EQ(result["profiles"], Json::array({"code"}));
   const std::string job = result["downloading"][0]["job"];
   Json done;

@@ -17,6 +17,7 @@
 #include "runtime/health.h"
 #include "core/units.h"
 #include "fit/planner.h"
+#include "gguf/ggml_types.h"
 #include "fit/recommend.h"
 #include "gguf/summary.h"
 #include "store/cache.h"
@@ -505,6 +506,25 @@ void Server::ModelUpdate(Call& call) {
     started.push_back({{"model", c.id}, {"download", d->id}, {"job", d->job}});
   }
   call.Send(started.empty() ? 200 : 202, Json{{"updating", started}, {"not_updated", current}});
+}
+
+// POST /api/model/quantize {"model", "type"}: a quantize job (llama.cpp's
+// quantizer), its id at once; refusals (unknown or importance-matrix types)
+// at once too.
+void Server::ModelQuantize(Call& call) {
+  if (!call.ParseBody()) return;
+  if (!call.NeedModel(true)) return;
+  auto type = call.body.find("type");
+  if (type == call.body.end() || !type->is_string()) return call.Error(400, "give \"type\": \"Q4_K_M\", \"Q8_0\", ...");
+  const gguf::FileType* t = gguf::FindFileTypeByTag(type->get<std::string>());
+  if (t == nullptr) return call.Error(400, fmt::format("unknown quantization type \"{}\"", type->get<std::string>()));
+  app::QuantizeQuery q;
+  q.ref = call.model;
+  q.type = std::string(t->tag);
+  q.allow_requantize = call.body.value("allow_requantize", false);
+  const std::string job = app_->quantize().StartQuantize(q);
+  call.Send(202, Json{{"job", job}, {"model", call.model}, {"type", t->tag},
+                      {"follow", fmt::format("/api/jobs/{}", job)}});
 }
 
 // POST /api/model/discover: models other tools downloaded, registered in place.

@@ -143,6 +143,7 @@ class Server {
   void ModelOutdated(Call& call);
   void ModelUpdate(Call& call);
   void ModelDiscover(Call& call);
+  void ModelQuantize(Call& call);
   void ModelShare(Call& call);
   void DownloadsRoute(Call& call);
   void DownloadAction(Call& call);
