@@ -160,6 +160,67 @@ TEST_F(PullTest, InspectReadsTheHeaderOfAModelNotDownloaded) {
   EXPECT_EQ(by_path["parameters"], j["parameters"]);
 }
 
+// A safetensors repository read before any weights are downloaded: the
+// shards' headers by Range, config.json whole; then what each quantization
+// would need here.
+TEST_F(PullTest, InspectAndFitASafetensorsRepositoryByRange) {
+  auto shard = [](const std::vector<std::pair<std::string, std::vector<uint64_t>>>& tensors) {
+    nlohmann::json header = nlohmann::json::object();
+    uint64_t offset = 0;
+    for (const auto& [name, shape] : tensors) {
+      uint64_t n = 2;
+      for (uint64_t d : shape) n *= d;
+      header[name] = {{"dtype", "BF16"}, {"shape", shape}, {"data_offsets", {offset, offset + n}}};
+      offset += n;
+    }
+    const std::string text = header.dump();
+    std::string file(8, '\0');
+    for (int b = 0; b < 8; ++b) file[b] = static_cast<char>((text.size() >> (8 * b)) & 0xff);
+    return file + text + std::string(offset, '\x3c');
+  };
+  // Two layers of 512 (a Qwen3-shaped model): about 2.6 MB of weights.
+  std::vector<std::pair<std::string, std::vector<uint64_t>>> a = {{"model.embed_tokens.weight", {1000, 512}},
+                                                                  {"model.norm.weight", {512}}};
+  std::vector<std::pair<std::string, std::vector<uint64_t>>> b;
+  for (int l = 0; l < 2; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    b.push_back({p + "self_attn.q_proj.weight", {512, 512}});
+    b.push_back({p + "self_attn.k_proj.weight", {128, 512}});
+    b.push_back({p + "self_attn.v_proj.weight", {128, 512}});
+    b.push_back({p + "self_attn.o_proj.weight", {512, 512}});
+    b.push_back({p + "mlp.up_proj.weight", {1024, 512}});
+  }
+  const std::string first = shard(a), second = shard(b);
+  hub_.AddRepo("tester/Tiny-Qwen3", kCommit1,
+               {{"config.json", TestBlob::FromString(nlohmann::json{{"architectures", {"Qwen3ForCausalLM"}},
+                                                                     {"hidden_size", 512},
+                                                                     {"intermediate_size", 1024},
+                                                                     {"num_hidden_layers", 2},
+                                                                     {"num_attention_heads", 8},
+                                                                     {"num_key_value_heads", 2},
+                                                                     {"head_dim", 64},
+                                                                     {"vocab_size", 1000},
+                                                                     {"max_position_embeddings", 4096}}
+                                                        .dump()),
+                 false},
+                {"tokenizer.json", TestBlob::FromString("{}"), false},
+                {"model-00001-of-00002.safetensors", TestBlob::FromString(first)},
+                {"model-00002-of-00002.safetensors", TestBlob::FromString(second)}});
+  const uint64_t before = CdnBytes();
+  nlohmann::json j = Json(Run({"inspect", "tester/Tiny-Qwen3", "--json"}));
+  EXPECT_EQ(j["architecture"], "qwen3");
+  EXPECT_EQ(j["architecture_class"], "Qwen3ForCausalLM");
+  EXPECT_EQ(j["parameters"], 1000 * 512 + 512 + 2 * (512 * 512 * 2 + 128 * 512 * 2 + 1024 * 512));
+  EXPECT_EQ(j["files"].size(), 2u);
+  EXPECT_TRUE(j["tokenizer"]["tokenizer_json"].get<bool>());
+  nlohmann::json fit = Json(Run({"fit", "tester/Tiny-Qwen3", "--json"}));
+  ASSERT_EQ(fit["quants"].size(), 5u) << fit.dump();
+  EXPECT_TRUE(fit["quants"][4]["requested"]["fits"].get<bool>());
+  // Only headers crossed the network: far less than the weights.
+  EXPECT_LT(CdnBytes() - before, (first.size() + second.size()) / 4);
+  EXPECT_FALSE(fs::exists(home_ / ".cache/huggingface/hub/models--tester--Tiny-Qwen3/blobs"));
+}
+
 TEST_F(PullTest, DefaultQuantIsQ4KMAndProgressIsNdjsonLikeOllama) {
   ProcessResult r = Run({"pull", kRepo, "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -32,6 +32,10 @@ Result<FitReport> FitOps::Fit(const FitQuery& query) {
   } else {
     // Not in the catalog: its facts from the remote header.
     ASSIGN_OR_RETURN(Inspection in, models_->InspectRemote(t));
+    if (in.checkpoint) {
+      ASSIGN_OR_RETURN(report.checkpoint, FitCheckpoint(*in.checkpoint, report.model, query.request));
+      return report;
+    }
     ASSIGN_OR_RETURN(facts, fit::FactsFromSummary(in.summary));
   }
   fit::PlanOptions options;
@@ -101,10 +105,16 @@ Result<CatalogEntry> EntryOfCheckpoint(const checkpoint::HfCheckpoint& c, std::s
 
 Result<CheckpointFitReport> FitOps::FitCheckpoint(const std::filesystem::path& path,
                                                   const fit::MemoryRequest& request) {
-  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
-  ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware_for_runs(*s));
   ASSIGN_OR_RETURN(checkpoint::HfCheckpoint c, checkpoint::OpenCheckpoint(path));
   const std::string name = (std::filesystem::is_directory(path) ? path : path.parent_path()).filename().string();
+  return FitCheckpoint(c, name, request);
+}
+
+Result<CheckpointFitReport> FitOps::FitCheckpoint(const checkpoint::HfCheckpoint& c,
+                                                  const std::string& name,
+                                                  const fit::MemoryRequest& request) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
+  ASSIGN_OR_RETURN(const HardwareInfo* hw, core_->hardware_for_runs(*s));
   ASSIGN_OR_RETURN(CatalogEntry entry, EntryOfCheckpoint(c, name));
   CheckpointFitReport out;
   out.model = name;

@@ -13,6 +13,7 @@
 #include "app/core.h"
 #include "app/model_ops.h"
 #include "app/usage_ops.h"
+#include "checkpoint/hf_checkpoint.h"
 #include "core/status.h"
 #include "fit/memory.h"
 #include "fit/planner.h"
@@ -27,13 +28,6 @@ struct FitQuery {
   bool probe = true;  // confirm with llama.cpp's no-alloc probe when a file is local
 };
 
-struct FitReport {
-  std::string model;           // catalog id or file name
-  std::filesystem::path file;  // the local GGUF read; empty: catalog facts or a remote header
-  fit::FitPlan requested;      // the settings asked for
-  fit::FitPlan largest;        // the largest context that fits (same offload rule)
-};
-
 // A Hugging Face checkpoint's needs here once converted, per quantization.
 struct CheckpointFit {
   std::string quant;        // "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M"
@@ -46,6 +40,15 @@ struct CheckpointFitReport {
   std::string architecture;
   uint64_t parameters = 0;
   std::vector<CheckpointFit> quants;
+};
+
+struct FitReport {
+  std::string model;           // catalog id or file name
+  std::filesystem::path file;  // the local GGUF read; empty: catalog facts or a remote header
+  fit::FitPlan requested;      // the settings asked for
+  fit::FitPlan largest;        // the largest context that fits (same offload rule)
+  // Set instead of the plans for a Hugging Face checkpoint read remotely.
+  std::optional<CheckpointFitReport> checkpoint;
 };
 
 struct RecommendQuery {
@@ -68,6 +71,8 @@ class FitOps {
   // could be converted to. InvalidArgument naming what is missing for an
   // architecture Hangar cannot convert or a config without the sizes.
   Result<CheckpointFitReport> FitCheckpoint(const std::filesystem::path& path,
+                                            const fit::MemoryRequest& request);
+  Result<CheckpointFitReport> FitCheckpoint(const checkpoint::HfCheckpoint& c, const std::string& name,
                                             const fit::MemoryRequest& request);
 
   // Ranks the catalog and installed models for this machine (or the one

@@ -1,7 +1,10 @@
 #include "app/model_ops.h"
 
+#include <algorithm>
+
 #include "config/config_writer.h"
 #include "fetch/puller.h"
+#include "fetch/remote_header.h"
 #include "gguf/split.h"
 
 namespace hangar::app {
@@ -64,6 +67,59 @@ Result<checkpoint::HfCheckpoint> ModelOps::InspectCheckpoint(const std::filesyst
   return checkpoint::OpenCheckpoint(path);
 }
 
+
+Result<checkpoint::HfCheckpoint> ModelOps::InspectRemoteCheckpoint(const fetch::PullPlan& plan,
+                                                                   fetch::Puller&) {
+  checkpoint::HfCheckpoint c;
+  c.root = plan.name;
+  auto get_json = [&](const fetch::PullFile& f) -> Result<nlohmann::json> {
+    ASSIGN_OR_RETURN(std::string text, fetch::ReadRemoteSmallFile(core_->http(), f.url, f.headers, 16 << 20, f.name));
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) return InvalidArgumentError(f.name + " is not JSON");
+    return j;
+  };
+  std::string pickle;
+  for (const fetch::PullFile& f : plan.files) {
+    const std::string& n = f.name;
+    if (n.ends_with(".safetensors")) {
+      ASSIGN_OR_RETURN(fetch::RemoteSafetensors r,
+                       fetch::ReadRemoteSafetensorsHeader(core_->http(), f.url, f.headers, f.size, n));
+      c.shards.push_back(checkpoint::Shard{n, r.file_size, std::move(r.header)});
+    } else if (n == "config.json") {
+      ASSIGN_OR_RETURN(c.config, get_json(f));
+      if (auto t = c.config.find("text_config"); t != c.config.end() && t->is_object()) {
+        for (const auto& [k, v] : t->items()) {
+          if (!c.config.contains(k)) c.config[k] = v;
+        }
+      }
+    } else if (n == "generation_config.json") {
+      if (auto g = get_json(f); g.ok()) c.generation_config = *g;
+    } else if (n == "tokenizer.json") {
+      c.has_tokenizer_json = true;
+    } else if (n == "tokenizer.model") {
+      c.has_tokenizer_model = true;
+    } else if (n == "chat_template.jinja") {
+      c.has_chat_template = true;
+    } else if (n == "tokenizer_config.json") {
+      if (auto t = get_json(f); t.ok() && t->is_object() && t->contains("chat_template")) c.has_chat_template = true;
+    } else if (n == "model.safetensors.index.json") {
+      c.has_index = true;
+    } else if (n.ends_with(".bin") || n.ends_with(".pth") || n.ends_with(".pt")) {
+      pickle = n;
+    }
+  }
+  if (c.shards.empty()) {
+    if (!pickle.empty()) {
+      return FailedPreconditionError(plan.name + " holds PyTorch pickle weights (" + pickle +
+                                     "): Hangar does not load pickle files (unpickling can run code)");
+    }
+    return NotFoundError(plan.name + " holds no .safetensors weights");
+  }
+  std::sort(c.shards.begin(), c.shards.end(),
+            [](const checkpoint::Shard& a, const checkpoint::Shard& b) { return a.path < b.path; });
+  return c;
+}
+
 Result<Inspection> ModelOps::InspectRemote(const Resolution& t) {
   if (!t.source) {
     return FailedPreconditionError(t.DisplayId() +
@@ -74,6 +130,10 @@ Result<Inspection> ModelOps::InspectRemote(const Resolution& t) {
                        fetch::PullStores{p->hf_hub_cache, p->data_dir, p->ollama_models});
   ASSIGN_OR_RETURN(fetch::PullPlan plan, puller.Plan(*t.source, fetch::PullOptions{}));
   Inspection out;
+  if (plan.files.front().name.ends_with(".safetensors") || plan.files.front().name.ends_with(".bin")) {
+    ASSIGN_OR_RETURN(out.checkpoint, InspectRemoteCheckpoint(plan, puller));
+    return out;
+  }
   if (plan.files.front().cached) {
     // On this machine after all (another tool's cache): read it here.
     ASSIGN_OR_RETURN(out.parts, gguf::ReadSplitModel(plan.files.front().destination));

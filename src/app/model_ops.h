@@ -16,6 +16,7 @@
 #include "checkpoint/hf_checkpoint.h"
 #include "app/models.h"
 #include "core/status.h"
+#include "fetch/puller.h"
 #include "gguf/gguf_file.h"
 #include "gguf/summary.h"
 
@@ -24,6 +25,9 @@ namespace hangar::app {
 struct Inspection {
   std::vector<gguf::GgufFile> parts;  // every part of a split model
   gguf::ModelSummary summary;
+  // Set instead of parts/summary when the model is a Hugging Face
+  // checkpoint (safetensors), on this machine or read remotely by Range.
+  std::optional<checkpoint::HfCheckpoint> checkpoint;
   std::string remote_url;  // the header was read from here by Range (not downloaded)
   int remote_requests = 0;
 };
@@ -56,6 +60,10 @@ class ModelOps {
   // A Hugging Face checkpoint (folder or .safetensors file): its config,
   // shards and tokenizer files, without reading a byte of weights.
   Result<checkpoint::HfCheckpoint> InspectCheckpoint(const std::filesystem::path& path);
+  // The same for a repository not downloaded: the safetensors headers by
+  // Range, config.json and tokenizer_config.json whole (small files).
+  Result<checkpoint::HfCheckpoint> InspectRemoteCheckpoint(const fetch::PullPlan& plan,
+                                                           fetch::Puller& puller);
 
  private:
   Core* core_;

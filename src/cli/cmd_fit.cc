@@ -38,9 +38,7 @@ std::string BreakdownTable(const fit::MemoryBreakdown& m, const TermStyle& style
 
 // A Hugging Face checkpoint: what each quantization it converts to would
 // take here, before converting (or downloading) anything.
-void RunFitCheckpoint(Context& ctx, const std::string& path, const fit::MemoryRequest& request) {
-  auto r = ctx.app().fit().FitCheckpoint(path, request);
-  if (!r.ok()) return ctx.Fail(r.status());
+void PrintCheckpointFit(Context& ctx, const app::CheckpointFitReport* r) {
   bool any = false;
   if (ctx.json) {
     nlohmann::json quants = nlohmann::json::array();
@@ -99,9 +97,14 @@ void RunFit(Context& ctx, const FitFlags& f) {
     q.auto_gpu_layers = false;
   }
   q.probe = !f.no_probe;
-  if (checkpoint::LooksLikeCheckpoint(f.ref)) return RunFitCheckpoint(ctx, f.ref, q.request);
+  if (checkpoint::LooksLikeCheckpoint(f.ref)) {
+    auto c = ctx.app().fit().FitCheckpoint(f.ref, q.request);
+    if (!c.ok()) return ctx.Fail(c.status());
+    return PrintCheckpointFit(ctx, &*c);
+  }
   auto r = ctx.app().fit().Fit(q);
   if (!r.ok()) return ctx.Fail(r.status());
+  if (r->checkpoint) return PrintCheckpointFit(ctx, &*r->checkpoint);
   if (ctx.json) {
     ctx.PrintJson(
         {{"model", r->model},

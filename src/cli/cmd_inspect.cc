@@ -34,9 +34,7 @@ std::string Count(uint64_t n) {
 
 // A Hugging Face checkpoint: architecture, parameters, dtypes, shards,
 // tokenizer files; and what converting it would need.
-void RunInspectCheckpoint(Context& ctx, const InspectFlags& f) {
-  auto c = ctx.app().models().InspectCheckpoint(f.ref);
-  if (!c.ok()) return ctx.Fail(c.status());
+void PrintCheckpoint(Context& ctx, const InspectFlags& f, const checkpoint::HfCheckpoint* c) {
   nlohmann::json j = checkpoint::ToJson(*c);
   if (f.tensors) {
     nlohmann::json list = nlohmann::json::array();
@@ -74,9 +72,14 @@ void RunInspectCheckpoint(Context& ctx, const InspectFlags& f) {
 }
 
 void RunInspect(Context& ctx, const InspectFlags& f) {
-  if (checkpoint::LooksLikeCheckpoint(f.ref)) return RunInspectCheckpoint(ctx, f);
+  if (checkpoint::LooksLikeCheckpoint(f.ref)) {
+    auto c = ctx.app().models().InspectCheckpoint(f.ref);
+    if (!c.ok()) return ctx.Fail(c.status());
+    return PrintCheckpoint(ctx, f, &*c);
+  }
   auto r = ctx.app().models().Inspect(f.ref);
   if (!r.ok()) return ctx.Fail(r.status());
+  if (r->checkpoint) return PrintCheckpoint(ctx, f, &*r->checkpoint);
   const gguf::ModelSummary& s = r->summary;
   if (ctx.json) {
     nlohmann::json j = gguf::ToJson(s, f.tensors);

@@ -85,6 +85,99 @@ Result<RemoteHeader> ReadRemoteHeader(HttpClient& http, const std::string& url,
                        std::to_string(out.prefix.size()) + " bytes");
 }
 
+namespace {
+
+// Bytes [from, to] of `url` by one Range request (following redirects, the
+// credentials kept to their origin). `total` gets the file's size when the
+// server tells it.
+Result<std::string> FetchRange(HttpClient& http, const std::string& url, const HttpHeaders& headers,
+                               uint64_t from, uint64_t to, uint64_t* total, std::string* final_url,
+                               std::string_view name) {
+  HttpRequest req;
+  req.url = final_url->empty() ? url : *final_url;
+  req.headers = headers;
+  if (!SameOrigin(req.url, url)) StripCredentials(req.headers);
+  req.range = ByteRange{from, to};
+  req.timeout_ms = 120'000;
+  std::string body;
+  HttpStreamHandler handler;
+  handler.on_response = [&](const HttpResponse& r) -> Status {
+    if (r.status == 206) {
+      if (auto cr = r.headers.Get("Content-Range")) {
+        if (auto t = ParseContentRange(*cr); t && t->total) *total = *t->total;
+      }
+      return Status::Ok();
+    }
+    return FailedPreconditionError("the server of " + std::string(name) +
+                                   " ignores Range requests, so its header cannot be read alone");
+  };
+  handler.on_body = [&](std::string_view data) -> Status {
+    body.append(data);
+    if (body.size() > to - from + 1) return DataLossError(std::string(name) + ": more bytes than asked for");
+    return Status::Ok();
+  };
+  ASSIGN_OR_RETURN(HttpResponse r, http.Stream(req, handler));
+  *final_url = r.url;
+  return body;
+}
+
+}  // namespace
+
+Result<RemoteSafetensors> ReadRemoteSafetensorsHeader(HttpClient& http, const std::string& url,
+                                                      const HttpHeaders& headers,
+                                                      uint64_t size_hint, std::string_view name) {
+  RemoteSafetensors out;
+  out.file_size = size_hint;
+  std::string final_url;
+  constexpr uint64_t kFirst = 64 << 10;
+  ASSIGN_OR_RETURN(std::string prefix,
+                   FetchRange(http, url, headers, 0, kFirst - 1, &out.file_size, &final_url, name));
+  ++out.requests;
+  const std::optional<uint64_t> size = out.file_size > 0 ? std::optional(out.file_size) : std::nullopt;
+  auto named = [&](const Status& s) { return Status(s.code(), std::string(name) + ": " + s.message()); };
+  Result<uint64_t> n = checkpoint::SafetensorsHeaderLength(prefix, size);
+  if (!n.ok()) return named(n.status());
+  if (prefix.size() < 8 + *n) {
+    if (prefix.size() < kFirst) return DataLossError(std::string(name) + ": the file ends inside its header");
+    ASSIGN_OR_RETURN(std::string rest, FetchRange(http, url, headers, prefix.size(), 8 + *n - 1,
+                                                  &out.file_size, &final_url, name));
+    ++out.requests;
+    prefix += rest;
+  }
+  Result<checkpoint::SafetensorsHeader> h = checkpoint::ParseSafetensorsHeader(prefix, size);
+  if (!h.ok()) return named(h.status());
+  out.header = std::move(*h);
+  return out;
+}
+
+Result<std::string> ReadRemoteSmallFile(HttpClient& http, const std::string& url,
+                                        const HttpHeaders& headers, uint64_t max_bytes,
+                                        std::string_view name) {
+  HttpRequest req;
+  req.url = url;
+  req.headers = headers;
+  req.timeout_ms = 60'000;
+  std::string body;
+  HttpStreamHandler handler;
+  handler.on_response = [&](const HttpResponse& r) -> Status {
+    if (r.status >= 400) return NotFoundError(std::string(name) + ": HTTP " + std::to_string(r.status));
+    if (auto len = r.ContentLength(); len && *len > max_bytes) {
+      return FailedPreconditionError(std::string(name) + " is larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    return Status::Ok();
+  };
+  handler.on_body = [&](std::string_view data) -> Status {
+    body.append(data);
+    if (body.size() > max_bytes) {
+      return FailedPreconditionError(std::string(name) + " is larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    return Status::Ok();
+  };
+  ASSIGN_OR_RETURN(HttpResponse r, http.Stream(req, handler));
+  (void)r;
+  return body;
+}
+
 Status WriteSparseCopy(const RemoteHeader& header, const std::filesystem::path& path) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);

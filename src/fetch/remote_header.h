@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <string>
 
+#include "checkpoint/safetensors.h"
 #include "core/status.h"
 #include "fetch/http_client.h"
 #include "gguf/gguf_file.h"
@@ -34,6 +35,24 @@ struct RemoteHeader {
 Result<RemoteHeader> ReadRemoteHeader(HttpClient& http, const std::string& url,
                                       const HttpHeaders& headers, uint64_t size_hint,
                                       std::string_view name);
+
+// The header of a remote .safetensors file, by Range: the first 64 KiB,
+// then the rest of the header if it is longer. Errors as above, and those of
+// checkpoint::ParseSafetensorsHeader.
+struct RemoteSafetensors {
+  checkpoint::SafetensorsHeader header;
+  uint64_t file_size = 0;
+  int requests = 0;
+};
+Result<RemoteSafetensors> ReadRemoteSafetensorsHeader(HttpClient& http, const std::string& url,
+                                                      const HttpHeaders& headers,
+                                                      uint64_t size_hint, std::string_view name);
+
+// A small remote file whole (config.json, tokenizer_config.json): at most
+// `max_bytes`, else FailedPrecondition.
+Result<std::string> ReadRemoteSmallFile(HttpClient& http, const std::string& url,
+                                        const HttpHeaders& headers, uint64_t max_bytes,
+                                        std::string_view name);
 
 // Writes `header.prefix` at the start of a sparse file of `header.file_size`
 // bytes at `path` (what llama.cpp's no-alloc probe reads). Unavailable on
