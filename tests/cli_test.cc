@@ -390,6 +390,34 @@ TEST_F(CliTest, InspectAndFitACheckpointBeforeConvertingIt) {
   EXPECT_THAT(refused.err, HasSubstr("pickle"));
 }
 
+// A PyTorch checkpoint written by CPython's own pickle and zipfile in
+// torch.save's layout: inspect lists its tensors from the index and never
+// unpickles it; fit and convert-like uses are refused with the reason.
+TEST_F(CliTest, InspectReadsAPytorchCheckpointWithoutUnpickling) {
+  const fs::path file = home_ / "pytorch_model.bin";
+  ProcessResult made = testing::RunProcess(
+      {"/usr/bin/python3", std::string(HANGAR_SOURCE_DIR) + "/tests/fixtures/pytorch/make_torch_zip.py", file.string()},
+      {{"HOME", home_.string()}});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  nlohmann::json j = Json(Run({"inspect", file.string(), "--json", "--tensors"}));
+  EXPECT_EQ(j["format"], "pytorch");
+  EXPECT_EQ(j["parameters"], 32 * 16 + 16 * 16 + 16);
+  ASSERT_EQ(j["tensor_list"].size(), 3u);
+  EXPECT_EQ(j["tensor_list"][0]["name"], "model.embed_tokens.weight");
+  EXPECT_EQ(j["tensor_list"][0]["dtype"], "BF16");
+  EXPECT_EQ(j["tensor_list"][0]["shape"], nlohmann::json({32, 16}));
+  EXPECT_EQ(j["tensor_list"][2]["dtype"], "F32");
+  EXPECT_FALSE(j["runs_here"].get<bool>());
+  // As a checkpoint folder's weights it is refused, not loaded.
+  std::ofstream(home_ / "config.json") << R"({"architectures": ["LlamaForCausalLM"]})";
+  ProcessResult fit = Run({"fit", home_.string()});
+  EXPECT_EQ(fit.exit_code, 1);
+  EXPECT_THAT(fit.err, HasSubstr("pickle"));
+  // A pickle that would run code is refused at its first such opcode.
+  std::ofstream(home_ / "evil.pt", std::ios::binary) << "not a zip at all";
+  EXPECT_THAT(Run({"inspect", (home_ / "evil.pt").string()}).err, HasSubstr("evil.pt"));
+}
+
 TEST_F(CliTest, HardwareReportOnThisMachine) {
   nlohmann::json hw = Json(Run({"hw", "--json"}));
   EXPECT_GE(hw["cpu"]["logical_cores"].get<int>(), 1);

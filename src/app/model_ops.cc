@@ -63,6 +63,10 @@ Result<Inspection> ModelOps::Inspect(std::string_view ref) {
   return out;
 }
 
+Result<checkpoint::PytorchCheckpoint> ModelOps::InspectPytorch(const std::filesystem::path& path) {
+  return checkpoint::ReadPytorchCheckpoint(path);
+}
+
 Result<checkpoint::HfCheckpoint> ModelOps::InspectCheckpoint(const std::filesystem::path& path) {
   return checkpoint::OpenCheckpoint(path);
 }

@@ -1,9 +1,11 @@
 // hangar inspect
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "checkpoint/hf_checkpoint.h"
+#include "checkpoint/pytorch.h"
 #include "cli/command.h"
 #include "core/units.h"
 #include "fetch/http_headers.h"
@@ -71,7 +73,56 @@ void PrintCheckpoint(Context& ctx, const InspectFlags& f, const checkpoint::HfCh
       ctx.style));
 }
 
+// A PyTorch checkpoint: its tensors from the zip's index, never unpickled.
+void RunInspectPytorch(Context& ctx, const InspectFlags& f) {
+  auto c = ctx.app().models().InspectPytorch(f.ref);
+  if (!c.ok()) return ctx.Fail(c.status());
+  std::map<std::string, uint64_t> dtypes;
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const checkpoint::PytorchTensor& t : c->tensors) {
+    ++dtypes[t.dtype.empty() ? "?" : t.dtype];
+    tensors.push_back({{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape}});
+  }
+  const std::string note = "cannot run here: convert the model's safetensors, or this file after saving it as safetensors";
+  if (ctx.json) {
+    nlohmann::json j = {{"format", "pytorch"},
+                        {"path", f.ref},
+                        {"parameters", c->parameter_count()},
+                        {"tensors", c->tensors.size()},
+                        {"dtypes", dtypes},
+                        {"runs_here", false},
+                        {"note", note}};
+    if (f.tensors) j["tensor_list"] = tensors;
+    return ctx.PrintJson(j);
+  }
+  std::string types;
+  for (const auto& [k, n] : dtypes) types += (types.empty() ? "" : ", ") + k + " x" + std::to_string(n);
+  ctx.Print(RenderKeyValues({{"File", f.ref},
+                             {"Format", "PyTorch (torch.save zip; read from its index, not unpickled)"},
+                             {"Parameters", Count(c->parameter_count())},
+                             {"Tensors", std::to_string(c->tensors.size()) + " (" + types + ")"},
+                             {"Runs here", note}},
+                            ctx.style));
+  if (f.tensors) {
+    Table t({"TENSOR", "DTYPE", "SHAPE"});
+    for (const checkpoint::PytorchTensor& x : c->tensors) {
+      std::string shape;
+      for (uint64_t d : x.shape) shape += (shape.empty() ? "" : " x ") + std::to_string(d);
+      t.AddRow({x.name, x.dtype, shape});
+    }
+    ctx.Print(t.Render(ctx.style));
+  }
+}
+
+bool IsPickleFile(const std::string& ref) {
+  std::error_code ec;
+  const std::filesystem::path p(ref);
+  const std::string ext = p.extension().string();
+  return std::filesystem::is_regular_file(p, ec) && (ext == ".bin" || ext == ".pt" || ext == ".pth");
+}
+
 void RunInspect(Context& ctx, const InspectFlags& f) {
+  if (IsPickleFile(f.ref)) return RunInspectPytorch(ctx, f);
   if (checkpoint::LooksLikeCheckpoint(f.ref)) {
     auto c = ctx.app().models().InspectCheckpoint(f.ref);
     if (!c.ok()) return ctx.Fail(c.status());
