@@ -418,6 +418,29 @@ TEST_F(CliTest, InspectReadsAPytorchCheckpointWithoutUnpickling) {
   EXPECT_THAT(Run({"inspect", (home_ / "evil.pt").string()}).err, HasSubstr("evil.pt"));
 }
 
+TEST_F(CliTest, InspectReadsAnOnnxModelsMetadata) {
+  const fs::path file = home_ / "model.onnx";
+  ProcessResult made = testing::RunProcess(
+      {"/usr/bin/python3", std::string(HANGAR_SOURCE_DIR) + "/tests/fixtures/onnx/make_onnx.py", file.string()},
+      {{"HOME", home_.string()}});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  nlohmann::json j = Json(Run({"inspect", file.string(), "--json"}));
+  EXPECT_EQ(j["format"], "onnx");
+  EXPECT_EQ(j["ir_version"], 8);
+  EXPECT_EQ(j["producer"], "pytorch");
+  EXPECT_EQ(j["opsets"][""], 17);
+  EXPECT_EQ(j["parameters"], 22);
+  EXPECT_EQ(j["inputs"][0]["shape"], nlohmann::json({"batch", "4"}));
+  EXPECT_EQ(j["external_data"], nlohmann::json({"weights.bin"}));
+  EXPECT_FALSE(j["runs_here"].get<bool>());
+  ProcessResult text = Run({"inspect", file.string()});
+  EXPECT_THAT(text.out, HasSubstr("x float[batch, 4]"));
+  fs::resize_file(file, fs::file_size(file) - 7);
+  ProcessResult cut = Run({"inspect", file.string()});
+  EXPECT_EQ(cut.exit_code, 1);
+  EXPECT_THAT(cut.err, HasSubstr("ONNX at byte"));
+}
+
 TEST_F(CliTest, HardwareReportOnThisMachine) {
   nlohmann::json hw = Json(Run({"hw", "--json"}));
   EXPECT_GE(hw["cpu"]["logical_cores"].get<int>(), 1);

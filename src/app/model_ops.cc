@@ -63,6 +63,10 @@ Result<Inspection> ModelOps::Inspect(std::string_view ref) {
   return out;
 }
 
+Result<checkpoint::OnnxModel> ModelOps::InspectOnnx(const std::filesystem::path& path) {
+  return checkpoint::ReadOnnx(path);
+}
+
 Result<checkpoint::PytorchCheckpoint> ModelOps::InspectPytorch(const std::filesystem::path& path) {
   return checkpoint::ReadPytorchCheckpoint(path);
 }

@@ -14,6 +14,7 @@
 
 #include "app/core.h"
 #include "checkpoint/hf_checkpoint.h"
+#include "checkpoint/onnx.h"
 #include "checkpoint/pytorch.h"
 #include "app/models.h"
 #include "core/status.h"
@@ -61,6 +62,8 @@ class ModelOps {
   // A Hugging Face checkpoint (folder or .safetensors file): its config,
   // shards and tokenizer files, without reading a byte of weights.
   Result<checkpoint::HfCheckpoint> InspectCheckpoint(const std::filesystem::path& path);
+  // An ONNX model's metadata (checkpoint/onnx.h), weights skipped.
+  Result<checkpoint::OnnxModel> InspectOnnx(const std::filesystem::path& path);
   // A PyTorch checkpoint's tensors (checkpoint/pytorch.h), never unpickled.
   Result<checkpoint::PytorchCheckpoint> InspectPytorch(const std::filesystem::path& path);
   // The same for a repository not downloaded: the safetensors headers by

@@ -114,6 +114,59 @@ void RunInspectPytorch(Context& ctx, const InspectFlags& f) {
   }
 }
 
+// An ONNX model: its graph's metadata; weights skipped.
+void RunInspectOnnx(Context& ctx, const InspectFlags& f) {
+  auto m = ctx.app().models().InspectOnnx(f.ref);
+  if (!m.ok()) return ctx.Fail(m.status());
+  auto values = [](const std::vector<checkpoint::OnnxValue>& vs) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& v : vs) a.push_back({{"name", v.name}, {"type", v.elem_type}, {"shape", v.shape}});
+    return a;
+  };
+  const std::string note = "cannot run here: Hangar runs GGUF models through llama.cpp; ONNX needs its own runtime";
+  if (ctx.json) {
+    return ctx.PrintJson({{"format", "onnx"},
+                          {"ir_version", m->ir_version},
+                          {"producer", m->producer_name},
+                          {"producer_version", m->producer_version},
+                          {"opsets", m->opsets},
+                          {"metadata", m->metadata},
+                          {"graph", m->graph_name},
+                          {"nodes", m->nodes},
+                          {"initializers", m->initializers},
+                          {"parameters", m->parameters},
+                          {"inputs", values(m->inputs)},
+                          {"outputs", values(m->outputs)},
+                          {"external_data", m->external_files},
+                          {"runs_here", false},
+                          {"note", note}});
+  }
+  auto text = [](const std::vector<checkpoint::OnnxValue>& vs) {
+    std::string out;
+    for (const auto& v : vs) {
+      std::string shape;
+      for (const auto& d : v.shape) shape += (shape.empty() ? "" : ", ") + d;
+      out += (out.empty() ? "" : "; ") + v.name + " " + v.elem_type + "[" + shape + "]";
+    }
+    return out.empty() ? std::string("-") : out;
+  };
+  std::string opsets;
+  for (const auto& [d, v] : m->opsets) opsets += (opsets.empty() ? "" : ", ") + (d.empty() ? std::string("ai.onnx") : d) + " " + std::to_string(v);
+  std::string external;
+  for (const auto& e : m->external_files) external += (external.empty() ? "" : ", ") + e;
+  ctx.Print(RenderKeyValues({{"File", f.ref},
+                             {"Format", "ONNX, IR version " + std::to_string(m->ir_version)},
+                             {"Producer", m->producer_name + " " + m->producer_version},
+                             {"Opsets", opsets.empty() ? "-" : opsets},
+                             {"Graph", std::to_string(m->nodes) + " nodes, " + std::to_string(m->initializers) + " initializers"},
+                             {"Parameters", Count(m->parameters)},
+                             {"Inputs", text(m->inputs)},
+                             {"Outputs", text(m->outputs)},
+                             {"External data", external.empty() ? "none" : external},
+                             {"Runs here", note}},
+                            ctx.style));
+}
+
 bool IsPickleFile(const std::string& ref) {
   std::error_code ec;
   const std::filesystem::path p(ref);
@@ -123,6 +176,7 @@ bool IsPickleFile(const std::string& ref) {
 
 void RunInspect(Context& ctx, const InspectFlags& f) {
   if (IsPickleFile(f.ref)) return RunInspectPytorch(ctx, f);
+  if (f.ref.ends_with(".onnx") && std::filesystem::is_regular_file(f.ref)) return RunInspectOnnx(ctx, f);
   if (checkpoint::LooksLikeCheckpoint(f.ref)) {
     auto c = ctx.app().models().InspectCheckpoint(f.ref);
     if (!c.ok()) return ctx.Fail(c.status());
