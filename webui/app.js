@@ -98,7 +98,9 @@ function show(page) {
 }
 
 // Models
+let modelsAsked = 0;  // answers to an older question are dropped
 async function loadModels() {
+  const asked = ++modelsAsked;
   const form = $('#filters');
   const q = new URLSearchParams();
   if (form.purpose.value) q.set('purpose', form.purpose.value);
@@ -107,6 +109,7 @@ async function loadModels() {
   if (form.tag.value.trim()) q.set('tag', form.tag.value.trim());
   q.set('fit', 'true');
   const [list, current] = await Promise.all([api(`/api/model/list?${q}`), api('/api/model/current')]);
+  if (asked !== modelsAsked) return;
   const tags = new Set(list.models.flatMap((m) => m.tags ?? []));
   if (!form.tag.value) $('#tags').replaceChildren(...[...tags].sort().map((t) => el('option', { value: t })));
   const maxSize = Number(form.max_size.value) * 1e9;
@@ -275,6 +278,8 @@ function renderJobs() {
     if (j.kind === 'pull' && !byJob.has(j.id) && j.state !== 'running') cards.push({ download: null, job: j });
   }
   $('#downloads-empty').hidden = cards.length > 0;
+  // The list is drawn again on every event: keep the keyboard's place.
+  const focused = document.activeElement?.closest('#downloads-list') ? document.activeElement.getAttribute('aria-label') : null;
   $('#downloads-list').replaceChildren(...cards.reverse().map(({ download: d, job: j }) => {
     const title = d?.model ?? j?.title ?? '';
     const st = d?.state === 'paused' ? 'paused' : d?.state === 'failed' ? 'failed' : j?.state ?? 'running';
@@ -288,6 +293,7 @@ function renderJobs() {
       : j?.status ?? 'waiting';
     const detail = j?.total && st !== 'succeeded' ? [`${bytes(j.completed)} of ${bytes(j.total)} (${pct}%)`,
       st === 'running' && j.speed && !stalled ? `${bytes(j.speed)}/s` : null,
+      st === 'running' && j.connections ? `${j.connections} connection${j.connections === 1 ? '' : 's'}` : null,
       st === 'running' && j.eta_seconds !== undefined && !stalled ? `${duration(j.eta_seconds)} left` : null]
       .filter(Boolean).join(' · ') : '';
     const cls = st === 'succeeded' ? 'status-ok' : st === 'running' && !stalled ? 'status-warn' : 'status-bad';
@@ -301,6 +307,7 @@ function renderJobs() {
         'aria-label': `Download of ${title}` }),
       el('p', {}, detail), el('div', { className: 'row' }, buttons));
   }));
+  if (focused) [...document.querySelectorAll('#downloads-list button')].find((b) => b.getAttribute('aria-label') === focused)?.focus();
 }
 
 async function loadJobs() {

@@ -30,7 +30,7 @@ class JobRegistry::Context final : public JobContext {
   Context(JobRegistry* registry, std::shared_ptr<Job> job)
       : registry_(registry), job_(std::move(job)) {}
 
-  void Report(std::string status, uint64_t completed, uint64_t total) override {
+  void Report(std::string status, uint64_t completed, uint64_t total, int connections) override {
     JobInfo info;
     JobEvent event;
     {
@@ -39,6 +39,7 @@ class JobRegistry::Context final : public JobContext {
       event.status = std::move(status);
       event.completed = completed;
       event.total = total;
+      event.connections = connections;
       job_->info.last = event;
       info = job_->info;
     }

@@ -44,6 +44,7 @@ struct JobEvent {
   std::string status;  // "pulling manifest", "downloading model.gguf", ...
   uint64_t completed = 0;
   uint64_t total = 0;  // 0: unknown
+  int connections = 0;  // downloads: requests in flight now
 };
 
 // What the registry tells about a job.
@@ -63,7 +64,8 @@ class JobContext {
  public:
   virtual ~JobContext() = default;
   // Records a progress event and hands it to the subscribers.
-  virtual void Report(std::string status, uint64_t completed = 0, uint64_t total = 0) = 0;
+  virtual void Report(std::string status, uint64_t completed = 0, uint64_t total = 0,
+                      int connections = 0) = 0;
   // True once Cancel() was called for this job.
   virtual bool cancelled() const = 0;
   // The outcome shown in JobInfo::result.

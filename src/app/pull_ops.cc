@@ -196,7 +196,7 @@ std::string PullOps::StartPull(PullQuery query, PullJobHooks hooks) {
                    p.total);
         return;
       }
-      job.Report("downloading " + p.name, p.completed, p.total);
+      job.Report("downloading " + p.name, p.completed, p.total, p.connections);
     };
     callbacks.planned = hooks.planned;
     Result<PullReport> r = Pull(q, callbacks);

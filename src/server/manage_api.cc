@@ -635,7 +635,7 @@ void Server::Job(Call& call) {
 
 // GET /api/events: one Server-Sent Events stream of everything that
 // changes, so that no page polls: "job" (progress with bytes, speed and ETA,
-// then the final state), "runner" (loads, unloads, faults: the scheduler's
+// connections in flight, then the final state), "runner" (loads, unloads, faults: the scheduler's
 // events), "updates" (the server's own update check, [updates] check) and
 // "resources" every second (CPU busy fraction, memory, GPUs with
 // their memory and temperature, the store's disk, the loaded runners).
@@ -657,6 +657,7 @@ void Server::Events(Call& call) {
       if (ev->total > 0) {
         j["completed"] = ev->completed;
         j["total"] = ev->total;
+        if (ev->connections > 0) j["connections"] = ev->connections;
         auto now = SteadyClock::now();
         auto [it, fresh] = progress.try_emplace(info.id, Progress{now, ev->completed, 0});
         const double dt = std::chrono::duration<double>(now - it->second.at).count();

@@ -139,6 +139,8 @@ test('a download shows its progress and ends verified', async () => {
 });
 
 const card = (model) => `#downloads-list li:has(strong[data-model="${model}"])`;
+// The cards are drawn again on every event: find and press a button in one step.
+const press = (selector) => page.$eval(selector, (b) => b.click());
 test('a slow download: progress with speed and time left, pause, resume, a server restart, verified', async () => {
   const url = process.env.HANGAR_SLOW_URL;
   await visit('models');
@@ -148,9 +150,14 @@ test('a slow download: progress with speed and time left, pause, resume, a serve
   await page.waitForFunction((c) => /\/s · .* left/.test(document.querySelector(c)?.textContent ?? ''), { timeout: 30000 }, card(url));
   const progress = await page.$eval(`${card(url)} progress`, (p) => p.value);
   assert.ok(progress > 0 && progress < 100, `progress ${progress}`);
-  await page.click(`${card(url)} button[aria-label^="Pause"]`);
+  assert.match(await text(card(url)), /\d+ connections?/);
+  // Keyboard focus stays on its button while the card is drawn again.
+  await page.focus(`${card(url)} button[aria-label^="Pause"]`);
+  await new Promise((r) => setTimeout(r, 700));
+  assert.match(await page.evaluate(() => document.activeElement.getAttribute('aria-label') ?? ''), /^Pause the download/);
+  await press(`${card(url)} button[aria-label^="Pause"]`);
   await page.waitForSelector(`${card(url)} [data-state="paused"]`, { timeout: 30000 });
-  await page.click(`${card(url)} button[aria-label^="Resume"]`);
+  await press(`${card(url)} button[aria-label^="Resume"]`);
   await page.waitForSelector(`${card(url)} [data-state="running"]`, { timeout: 30000 });
   // The server stops in the middle; the next one goes on with the download.
   const before = await page.$eval(`${card(url)} progress`, (p) => p.value);
@@ -166,7 +173,7 @@ test('cancel stops a download for good: no resume is offered', async () => {
   await page.click('#pull button[type="submit"]');
   await visit('downloads');
   await page.waitForFunction((c) => /\/s/.test(document.querySelector(c)?.textContent ?? ''), { timeout: 30000 }, card(url));
-  await page.click(`${card(url)} button[aria-label^="Cancel"]`);
+  await press(`${card(url)} button[aria-label^="Cancel"]`);
   await page.waitForSelector(`${card(url)} [data-state="cancelled"]`, { timeout: 30000 });
   assert.equal(await page.$(`${card(url)} button`), null);
 });
