@@ -169,6 +169,18 @@ bool ProcessAlive(int pid) {
   return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
 }
 
+// A job of the server on `port` once it has ended (or the last state seen
+// after `seconds`).
+Json WaitJob(uint16_t port, const std::string& job, int seconds = 15) {
+  Json state;
+  for (int i = 0; i < seconds * 20; ++i) {
+    state = Http(port, "GET", "/api/jobs/" + job).json();
+    if (state.value("state", "") != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return state;
+}
+
 class ServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -942,12 +954,7 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   Reply started = post("/api/model/download", {{"model", files.Url("/remote.gguf")}});
   ASSERT_EQ(started.status, 202) << started.body;
   const std::string job = started.json()["job"];
-  Json state;
-  for (int i = 0; i < 300; ++i) {
-    state = get("/api/jobs/" + job).json();
-    if (state.value("state", "") != "running") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  Json state = WaitJob(port, job);
   EXPECT_EQ(state["state"], "succeeded") << state.dump();
   EXPECT_NE(get("/api/jobs").body.find(job), std::string::npos);
   EXPECT_EQ(get("/api/jobs/job-999").status, 404);
@@ -959,12 +966,7 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   // A download that fails: the job says why.
   Reply missing = post("/api/model/download", {{"model", files.Url("/missing.gguf")}});
   ASSERT_EQ(missing.status, 202) << missing.body;
-  Json failed;
-  for (int i = 0; i < 300; ++i) {
-    failed = get("/api/jobs/" + missing.json()["job"].get<std::string>()).json();
-    if (failed.value("state", "") != "running") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  Json failed = WaitJob(port, missing.json()["job"]);
   EXPECT_EQ(failed["state"], "failed") << failed.dump();
   EXPECT_NE(failed.value("error", "").find("404"), std::string::npos) << failed.dump();
   Json failed_list = get("/api/downloads").json();
@@ -1110,22 +1112,13 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   // Quantize, as a job; the result is installed.
   Reply quantized = send("POST", "/api/model/quantize", {{"model", "chat"}, {"type", "q4_k_m"}, {"allow_requantize", true}});
   ASSERT_EQ(quantized.status, 202) << quantized.body;
-  Json qjob;
-  for (int i = 0; i < 300; ++i) {
-    qjob = get("/api/jobs/" + quantized.json()["job"].get<std::string>()).json();
-    if (qjob.value("state", "") != "running") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  Json qjob = WaitJob(port, quantized.json()["job"]);
   EXPECT_EQ(qjob["state"], "succeeded") << qjob.dump();
   EXPECT_NE(qjob.value("result", "").find("chat-q4_k_m"), std::string::npos) << qjob.dump();
   EXPECT_EQ(send("POST", "/api/model/quantize", {{"model", "chat"}, {"type", "Q9"}}).status, 400);
   Reply needs = send("POST", "/api/model/quantize", {{"model", "chat"}, {"type", "IQ2_XS"}});
   ASSERT_EQ(needs.status, 202);
-  for (int i = 0; i < 100; ++i) {
-    qjob = get("/api/jobs/" + needs.json()["job"].get<std::string>()).json();
-    if (qjob.value("state", "") != "running") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  qjob = WaitJob(port, needs.json()["job"], 5);
   EXPECT_EQ(qjob["state"], "failed");
   EXPECT_NE(qjob.value("error", "").find("importance matrix"), std::string::npos) << qjob.dump();
 
@@ -1186,12 +1179,7 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   ASSERT_EQ(result["skipped"].size(), 2u) << imported.body;  // the files made in place
   EXPECT_EQ(result["profiles"], Json::array({"code"}));
   const std::string job = result["downloading"][0]["job"];
-  Json done;
-  for (int i = 0; i < 300; ++i) {
-    done = Http(second, "GET", "/api/jobs/" + job).json();
-    if (done.value("state", "") != "running") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  Json done = WaitJob(second, job);
   EXPECT_EQ(done["state"], "succeeded") << done.dump();
   EXPECT_EQ(Http(second, "GET", "/api/model/list?installed_only=true").json()["count"], 1);
   EXPECT_EQ(setting(Http(second, "GET", "/api/settings").json(), "runtime.gpu"), "off");
@@ -1271,12 +1259,7 @@ TEST_F(ServeTest, DownloadsPauseResumeCancelAndSurviveARestart) {
   ASSERT_EQ(listed["downloads"].size(), 1u) << listed.dump();
   EXPECT_EQ(listed["downloads"][0]["state"], "running");
   const std::string job = listed["downloads"][0]["job"];
-  Json done;
-  for (int i = 0; i < 600; ++i) {
-    done = Http(port, "GET", "/api/jobs/" + job).json();
-    if (done.value("state", "") != "running") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  Json done = WaitJob(port, job, 30);
   EXPECT_EQ(done["state"], "succeeded") << done.dump();
   // A resume: the second server fetched less than the file (the header
   // read for the fit check included).

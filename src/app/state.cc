@@ -46,7 +46,7 @@ Result<nlohmann::json> RestoreState(App& app, const nlohmann::json& doc) {
       if (FindSettingKey(k) != nullptr) known[k] = v;
     }
     if (!known.empty()) {
-      ASSIGN_OR_RETURN(nlohmann::json now, app.settings().Change(known));
+      RETURN_IF_ERROR(app.settings().Change(known).status());
       out["settings_changed"] = known.size();
     }
   }

@@ -426,8 +426,7 @@ void Server::ProfileCreate(Call& call) {
 }
 
 void Server::ProfileRoute(Call& call) {
-  const std::string name =
-      PercentDecode(call.req.Path().substr(std::string_view("/api/profiles/").size()));
+  const std::string name = call.PathTail("/api/profiles/");
   if (call.req.method == "DELETE") {
     Status s = app_->profiles().DeleteProfile(name);
     if (!s.ok()) return call.Error(s);
@@ -565,8 +564,7 @@ void Server::DownloadsRoute(Call& call) {
 }
 
 void Server::DownloadAction(Call& call) {
-  const std::string id =
-      PercentDecode(call.req.Path().substr(std::string_view("/api/downloads/").size()));
+  const std::string id = call.PathTail("/api/downloads/");
   if (call.req.method == "DELETE") {
     Status s = app_->downloads().Cancel(id);
     if (!s.ok()) return call.Error(s);
@@ -623,7 +621,7 @@ void Server::Jobs(Call& call) {
 }
 
 void Server::Job(Call& call) {
-  const std::string id = PercentDecode(call.req.Path().substr(std::string_view("/api/jobs/").size()));
+  const std::string id = call.PathTail("/api/jobs/");
   if (call.req.method == "DELETE") {
     Status s = app_->jobs().Cancel(id);
     if (!s.ok()) return call.Error(s);

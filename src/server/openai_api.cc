@@ -203,8 +203,7 @@ void Server::OpenAiModels(Call& call) {
 
 void Server::OpenAiModel(Call& call) {
   // The id as clients encode it in the path ("qwen3%3Alatest").
-  const std::string id =
-      PercentDecode(call.req.Path().substr(std::string_view("/v1/models/").size()));
+  const std::string id = call.PathTail("/v1/models/");
   auto listed = ListModels();
   if (!listed.ok()) return call.OpenAiError(listed.status());
   for (const ServedModel& m : *listed) {

@@ -253,6 +253,10 @@ std::string PercentDecode(std::string_view raw) {
   return out;
 }
 
+std::string Server::Call::PathTail(std::string_view prefix) const {
+  return PercentDecode(req.Path().substr(prefix.size()));
+}
+
 std::optional<std::string> Server::Call::QueryParam(std::string_view key) const {
   std::string_view query = req.Query();
   while (!query.empty()) {

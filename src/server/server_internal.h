@@ -49,6 +49,8 @@ struct Server::Call {
   // The query string's value for `key` ("a+b%21" -> "a b!"); nullopt when
   // it has none.
   std::optional<std::string> QueryParam(std::string_view key) const;
+  // The path after a prefix route's `prefix` ("/api/jobs/"), percent-decoded.
+  std::string PathTail(std::string_view prefix) const;
   // Parses the body as a JSON object; on failure answers 400 (Ollama's
   // shape, or OpenAI's when `openai`) and returns false.
   bool ParseBody(bool openai = false);
