@@ -14,7 +14,8 @@ App::Parts::Parts(Deps deps)
       serve(&core, &runs),
       settings(&core),
       downloads(&core, &pulls),
-      quantize(&core, &store) {}
+      quantize(&core, &store),
+      convert(&core, &store, &quantize) {}
 
 App::App(Deps deps) : parts_(std::make_unique<Parts>(std::move(deps))) {}
 

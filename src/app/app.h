@@ -12,6 +12,8 @@
 //   usage()     stats, ps, doctor                           (usage_ops.h)
 //   profiles()  performance profiles                        (profile_ops.h)
 //   serve()     what `hangar serve` runs, and its records    (serve_ops.h)
+//   quantize()  llama.cpp's quantizer                       (quantize_ops.h)
+//   convert()   Hugging Face checkpoints to GGUF             (convert_ops.h)
 //   jobs()      the long operations running or finished     (jobs.h)
 //
 // Side effects come in through Deps (environment, clock, NVML, the root of
@@ -25,6 +27,7 @@
 
 #include <memory>
 
+#include "app/convert_ops.h"
 #include "app/core.h"
 #include "app/downloads.h"
 #include "app/fit_ops.h"
@@ -62,6 +65,7 @@ class App {
   SettingsOps& settings() { return parts_->settings; }
   Downloads& downloads() { return parts_->downloads; }
   QuantizeOps& quantize() { return parts_->quantize; }
+  ConvertOps& convert() { return parts_->convert; }
   JobRegistry& jobs() { return parts_->core.jobs(); }
 
  private:
@@ -83,6 +87,7 @@ class App {
     SettingsOps settings;
     Downloads downloads;
     QuantizeOps quantize;
+    ConvertOps convert;
   };
   std::unique_ptr<Parts> parts_;
 };

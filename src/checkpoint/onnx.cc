@@ -5,11 +5,11 @@
 #include <fstream>
 #include <set>
 
+#include "checkpoint/wire.h"
+
 namespace hangar::checkpoint {
 
 namespace {
-
-constexpr uint64_t kMaxSmallField = 16ull << 20;  // names, shapes, small messages
 
 std::string ElemType(uint64_t t) {
   static const char* kNames[] = {"undefined", "float", "uint8", "int8", "uint16", "int16", "int32",
@@ -18,100 +18,31 @@ std::string ElemType(uint64_t t) {
   return t < std::size(kNames) ? kNames[t] : fmt::format("type {}", t);
 }
 
-// A window [begin, end) of the model's bytes, walked field by field.
-class Reader {
- public:
-  Reader(const OnnxReadAt& read, uint64_t begin, uint64_t end) : read_(read), pos_(begin), end_(end) {}
-  bool done() const { return pos_ >= end_; }
-  uint64_t pos() const { return pos_; }
 
-  Status Bad(uint64_t at, std::string what) const {
-    return InvalidArgumentError(fmt::format("ONNX at byte {}: {}", at, what));
-  }
-  Result<uint64_t> Varint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= end_) return Bad(pos_, "a number runs past its message");
-      std::string b;
-      if (!read_(pos_, 1, &b)) return Bad(pos_, "the file ends inside a number");
-      ++pos_;
-      v |= static_cast<uint64_t>(static_cast<uint8_t>(b[0]) & 0x7f) << shift;
-      if (!(static_cast<uint8_t>(b[0]) & 0x80)) return v;
-    }
-    return Bad(pos_, "a number longer than 10 bytes");
-  }
-  struct Field {
-    uint32_t number = 0;
-    uint32_t wire = 0;
-    uint64_t value = 0;             // varint / fixed
-    uint64_t begin = 0, end = 0;    // length-delimited: its bytes
-  };
-  Result<Field> Next() {
-    const uint64_t at = pos_;
-    ASSIGN_OR_RETURN(uint64_t key, Varint());
-    Field f;
-    f.number = static_cast<uint32_t>(key >> 3);
-    f.wire = static_cast<uint32_t>(key & 7);
-    switch (f.wire) {
-      case 0: { ASSIGN_OR_RETURN(f.value, Varint()); break; }
-      case 1: case 5: {
-        const uint64_t n = f.wire == 1 ? 8 : 4;
-        if (n > end_ - pos_) return Bad(at, "a fixed-size field runs past its message");
-        pos_ += n;
-        break;
-      }
-      case 2: {
-        ASSIGN_OR_RETURN(uint64_t n, Varint());
-        if (n > end_ - pos_) {
-          return Bad(at, fmt::format("field {} of {} bytes runs past its message ({} left)", f.number, n, end_ - pos_));
-        }
-        f.begin = pos_;
-        f.end = pos_ + n;
-        pos_ += n;
-        break;
-      }
-      default:
-        return Bad(at, fmt::format("wire type {} (groups or garbage) in field {}", f.wire, f.number));
-    }
-    return f;
-  }
-  Result<std::string> Bytes(const Field& f) {
-    if (f.end - f.begin > kMaxSmallField) return Bad(f.begin, "a name or small field of more than 16 MiB");
-    std::string out;
-    if (!read_(f.begin, f.end - f.begin, &out)) return Bad(f.begin, "the file ends inside a field");
-    return out;
-  }
-  Reader Sub(const Field& f) const { return Reader(read_, f.begin, f.end); }
-
- private:
-  const OnnxReadAt& read_;
-  uint64_t pos_, end_;
-};
-
-Result<OnnxValue> ReadValueInfo(Reader r) {
+Result<OnnxValue> ReadValueInfo(WireReader r) {
   OnnxValue v;
   while (!r.done()) {
-    ASSIGN_OR_RETURN(Reader::Field f, r.Next());
+    ASSIGN_OR_RETURN(WireReader::Field f, r.Next());
     if (f.number == 1 && f.wire == 2) {
       ASSIGN_OR_RETURN(v.name, r.Bytes(f));
     } else if (f.number == 2 && f.wire == 2) {  // TypeProto
-      Reader t = r.Sub(f);
+      WireReader t = r.Sub(f);
       while (!t.done()) {
-        ASSIGN_OR_RETURN(Reader::Field tf, t.Next());
+        ASSIGN_OR_RETURN(WireReader::Field tf, t.Next());
         if (tf.number != 1 || tf.wire != 2) continue;  // tensor_type
-        Reader tt = t.Sub(tf);
+        WireReader tt = t.Sub(tf);
         while (!tt.done()) {
-          ASSIGN_OR_RETURN(Reader::Field x, tt.Next());
+          ASSIGN_OR_RETURN(WireReader::Field x, tt.Next());
           if (x.number == 1 && x.wire == 0) v.elem_type = ElemType(x.value);
           if (x.number != 2 || x.wire != 2) continue;  // shape
-          Reader shape = tt.Sub(x);
+          WireReader shape = tt.Sub(x);
           while (!shape.done()) {
-            ASSIGN_OR_RETURN(Reader::Field dim, shape.Next());
+            ASSIGN_OR_RETURN(WireReader::Field dim, shape.Next());
             if (dim.number != 1 || dim.wire != 2) continue;
-            Reader d = shape.Sub(dim);
+            WireReader d = shape.Sub(dim);
             std::string text = "?";
             while (!d.done()) {
-              ASSIGN_OR_RETURN(Reader::Field df, d.Next());
+              ASSIGN_OR_RETURN(WireReader::Field df, d.Next());
               if (df.number == 1 && df.wire == 0) text = std::to_string(static_cast<int64_t>(df.value));
               if (df.number == 2 && df.wire == 2) { ASSIGN_OR_RETURN(text, d.Bytes(df)); }
             }
@@ -126,17 +57,17 @@ Result<OnnxValue> ReadValueInfo(Reader r) {
 
 // An initializer (TensorProto): its element count and external file;
 // raw_data and the typed data arrays are skipped by their lengths.
-Status ReadInitializer(Reader r, OnnxModel& m, std::set<std::string>& files) {
+Status ReadInitializer(WireReader r, OnnxModel& m, std::set<std::string>& files) {
   uint64_t elements = 1;
   bool external = false;
   std::string location;
   while (!r.done()) {
-    ASSIGN_OR_RETURN(Reader::Field f, r.Next());
+    ASSIGN_OR_RETURN(WireReader::Field f, r.Next());
     if (f.number == 1 && f.wire == 0) {
       if (f.value != 0 && elements > UINT64_MAX / f.value) return r.Bad(f.begin, "dims overflow");
       elements *= f.value;
     } else if (f.number == 1 && f.wire == 2) {  // packed dims
-      Reader dims = r.Sub(f);
+      WireReader dims = r.Sub(f);
       while (!dims.done()) {
         ASSIGN_OR_RETURN(uint64_t d, dims.Varint());
         if (d != 0 && elements > UINT64_MAX / d) return r.Bad(f.begin, "dims overflow");
@@ -145,10 +76,10 @@ Status ReadInitializer(Reader r, OnnxModel& m, std::set<std::string>& files) {
     } else if (f.number == 14 && f.wire == 0) {
       external = f.value == 1;
     } else if (f.number == 13 && f.wire == 2) {  // external_data: key/value
-      Reader e = r.Sub(f);
+      WireReader e = r.Sub(f);
       std::string key, value;
       while (!e.done()) {
-        ASSIGN_OR_RETURN(Reader::Field ef, e.Next());
+        ASSIGN_OR_RETURN(WireReader::Field ef, e.Next());
         if (ef.number == 1 && ef.wire == 2) { ASSIGN_OR_RETURN(key, e.Bytes(ef)); }
         if (ef.number == 2 && ef.wire == 2) { ASSIGN_OR_RETURN(value, e.Bytes(ef)); }
       }
@@ -166,10 +97,10 @@ Status ReadInitializer(Reader r, OnnxModel& m, std::set<std::string>& files) {
 Result<OnnxModel> ParseOnnx(const OnnxReadAt& read, uint64_t size) {
   OnnxModel m;
   std::set<std::string> files;
-  Reader r(read, 0, size);
+  WireReader r(read, 0, size, "ONNX");
   bool graph = false;
   while (!r.done()) {
-    ASSIGN_OR_RETURN(Reader::Field f, r.Next());
+    ASSIGN_OR_RETURN(WireReader::Field f, r.Next());
     switch (f.number) {
       case 1: if (f.wire == 0) m.ir_version = f.value; break;
       case 2: if (f.wire == 2) { ASSIGN_OR_RETURN(m.producer_name, r.Bytes(f)); } break;
@@ -177,21 +108,21 @@ Result<OnnxModel> ParseOnnx(const OnnxReadAt& read, uint64_t size) {
       case 4: if (f.wire == 2) { ASSIGN_OR_RETURN(m.domain, r.Bytes(f)); } break;
       case 5: if (f.wire == 0) m.model_version = f.value; break;
       case 8: if (f.wire == 2) {
-        Reader o = r.Sub(f);
+        WireReader o = r.Sub(f);
         std::string domain;
         uint64_t version = 0;
         while (!o.done()) {
-          ASSIGN_OR_RETURN(Reader::Field of, o.Next());
+          ASSIGN_OR_RETURN(WireReader::Field of, o.Next());
           if (of.number == 1 && of.wire == 2) { ASSIGN_OR_RETURN(domain, o.Bytes(of)); }
           if (of.number == 2 && of.wire == 0) version = of.value;
         }
         m.opsets[domain] = version;
       } break;
       case 14: if (f.wire == 2) {
-        Reader p = r.Sub(f);
+        WireReader p = r.Sub(f);
         std::string key, value;
         while (!p.done()) {
-          ASSIGN_OR_RETURN(Reader::Field pf, p.Next());
+          ASSIGN_OR_RETURN(WireReader::Field pf, p.Next());
           if (pf.number == 1 && pf.wire == 2) { ASSIGN_OR_RETURN(key, p.Bytes(pf)); }
           if (pf.number == 2 && pf.wire == 2) { ASSIGN_OR_RETURN(value, p.Bytes(pf)); }
         }
@@ -199,9 +130,9 @@ Result<OnnxModel> ParseOnnx(const OnnxReadAt& read, uint64_t size) {
       } break;
       case 7: if (f.wire == 2) {
         graph = true;
-        Reader g = r.Sub(f);
+        WireReader g = r.Sub(f);
         while (!g.done()) {
-          ASSIGN_OR_RETURN(Reader::Field gf, g.Next());
+          ASSIGN_OR_RETURN(WireReader::Field gf, g.Next());
           if (gf.wire != 2) continue;
           if (gf.number == 1) ++m.nodes;
           if (gf.number == 2) { ASSIGN_OR_RETURN(m.graph_name, g.Bytes(gf)); }

@@ -42,7 +42,7 @@ struct OnnxModel {
 };
 
 // Reads `size` bytes at `offset` into `out`; false when they are not there.
-using OnnxReadAt = std::function<bool(uint64_t offset, uint64_t size, std::string* out)>;
+using OnnxReadAt = std::function<bool(uint64_t offset, uint64_t size, std::string* out)>;  // = WireReadAt
 
 // Parses a ModelProto of `size` bytes read through `read`.
 Result<OnnxModel> ParseOnnx(const OnnxReadAt& read, uint64_t size);

@@ -1,4 +1,5 @@
-// hangar discover | import | quantize | share | rm | cache [prune] | export
+// hangar discover | import | quantize | convert | share | rm | cache [prune] | export
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -237,6 +238,64 @@ void RunQuantize(Context& ctx, const QuantizeFlags& f) {
             app::EntryIdOf(r->model) + "\n");
 }
 
+
+struct ConvertFlags {
+  std::string source, type = "auto", out, name;
+  int threads = 0;
+  bool dry_run = false;
+};
+
+nlohmann::json PlanJson(const checkpoint::ConvertPlan& p) {
+  return {{"architecture", p.architecture}, {"file_type", p.file_type}, {"tokenizer", p.tokenizer},
+          {"pre_tokenizer", p.pre_tokenizer}, {"tokens", p.tokens}, {"tensors", p.tensors},
+          {"parameters", p.parameters}, {"output_bytes", p.output_bytes}};
+}
+
+void RunConvert(Context& ctx, const ConvertFlags& f) {
+  app::ConvertQuery q;
+  q.source = f.source;
+  q.type = f.type;
+  q.out = f.out;
+  q.name = f.name;
+  q.threads = f.threads;
+  if (f.dry_run) {
+    auto plan = ctx.app().convert().Plan(q);
+    if (!plan.ok()) return ctx.Fail(plan.status());
+    if (ctx.json) return ctx.PrintJson(PlanJson(*plan));
+    ctx.Print(fmt::format("{}: {} ({} parameters, {} tensors), {} tokenizer ({} tokens, pre-tokenizer {}); "
+                          "the {} GGUF holds {} of tensors\n",
+                          f.source, plan->architecture, plan->parameters, plan->tensors, plan->tokenizer,
+                          plan->tokens, plan->pre_tokenizer, plan->file_type, FormatBytesDecimal(plan->output_bytes)));
+    return;
+  }
+  const bool tty = !ctx.json && ::isatty(STDERR_FILENO) == 1;
+  auto r = ctx.app().convert().Convert(q, [&](std::string_view stage, uint64_t done, uint64_t total) {
+    if (!tty) return Status::Ok();
+    if (stage == "converting") {
+      *ctx.err << "\rconverting " << FormatBytesDecimal(done) << " / " << FormatBytesDecimal(total) << std::flush;
+    } else {
+      *ctx.err << "\r\033[Kquantizing " << done << "/" << total << " tensors" << std::flush;
+    }
+    return Status::Ok();
+  });
+  if (tty) *ctx.err << "\r\033[K";
+  if (!r.ok()) return ctx.Fail(r.status());
+  if (ctx.json) {
+    nlohmann::json j = ModelJson(r->model);
+    j["source"] = r->source.string();
+    j["source_bytes"] = r->source_bytes;
+    j["conversion"] = PlanJson(r->plan);
+    if (!r->quantized.empty()) j["quantized"] = r->quantized;
+    j["seconds"] = r->seconds;
+    return ctx.PrintJson(j);
+  }
+  ctx.Print("Converted " + r->source.string() + " (" + r->plan.architecture + ", " +
+            FormatBytesDecimal(r->source_bytes) + ") to " + app::EntryIdOf(r->model) + " (" +
+            (r->quantized.empty() ? r->plan.file_type : r->quantized) + ", " +
+            FormatBytesDecimal(r->model.size_bytes) + ") in " + fmt::format("{:.1f}", r->seconds) +
+            " s\n  run it: hangar run " + app::EntryIdOf(r->model) + "\n");
+}
+
 }  // namespace
 
 void AddQuantize(CLI::App& sub, Context& ctx) {
@@ -249,6 +308,20 @@ void AddQuantize(CLI::App& sub, Context& ctx) {
   sub.add_flag("--allow-requantize", f->allow_requantize, "Quantize a model that is quantized already");
   AddJsonFlag(sub, ctx);
   sub.callback([&ctx, f] { RunQuantize(ctx, *f); });
+}
+
+void AddConvert(CLI::App& sub, Context& ctx) {
+  auto f = std::make_shared<ConvertFlags>();
+  sub.add_option("CHECKPOINT", f->source, "A Hugging Face checkpoint: a folder with config.json, safetensors "
+                 "and tokenizer files, or one .safetensors file")->required();
+  sub.add_option("--type", f->type, "auto (keep BF16/F16), f32, f16, bf16, or a quantization: q8_0, q6_k, "
+                 "q5_k_m, q4_k_m, ...")->capture_default_str();
+  sub.add_option("--out", f->out, "Where to write the GGUF (default: Hangar's store)");
+  sub.add_option("--name", f->name, "The model's name (default: the checkpoint folder's name)");
+  sub.add_option("--threads", f->threads, "Threads for a quantization (default: every core)")->check(CLI::Range(0, 1024));
+  sub.add_flag("--dry-run", f->dry_run, "Only say what the conversion would write");
+  AddJsonFlag(sub, ctx);
+  sub.callback([&ctx, f] { RunConvert(ctx, *f); });
 }
 
 void AddDiscover(CLI::App& sub, Context& ctx) {

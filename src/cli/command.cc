@@ -64,6 +64,8 @@ const CommandSpec kCommands[] = {
     {"import", "Register a GGUF file (in place, or copied/moved into the store)", AddImport},
     {"quantize", "Make an F16/BF16/F32 model smaller with llama.cpp's quantizer (Q4_K_M, Q8_0, ...)",
      AddQuantize},
+    {"convert", "Turn a Hugging Face checkpoint (safetensors) into a GGUF llama.cpp runs, optionally quantized",
+     AddConvert},
     {"share", "Make an installed model visible to Ollama or LM Studio, without a copy", AddShare},
     {"rm", "Remove installed models (bytes other models use are kept)", AddRm},
     {"cache", "Disk use per source and model, reclaimable bytes; `cache prune`", AddCache},

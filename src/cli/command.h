@@ -76,6 +76,7 @@ void AddRecommend(CLI::App& sub, Context& ctx);
 void AddProfile(CLI::App& sub, Context& ctx);
 void AddConfig(CLI::App& sub, Context& ctx);
 void AddQuantize(CLI::App& sub, Context& ctx);
+void AddConvert(CLI::App& sub, Context& ctx);
 void AddPull(CLI::App& sub, Context& ctx);
 void AddOutdated(CLI::App& sub, Context& ctx);
 void AddUpdate(CLI::App& sub, Context& ctx);
