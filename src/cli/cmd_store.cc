@@ -282,6 +282,8 @@ void RunConvert(Context& ctx, const ConvertFlags& f) {
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) {
     nlohmann::json j = ModelJson(r->model);
+    j["model"] = app::EntryIdOf(r->model);
+    if (!r->model.files.empty()) j["path"] = r->model.files.front().blob.string();
     j["source"] = r->source.string();
     j["source_bytes"] = r->source_bytes;
     j["conversion"] = PlanJson(r->plan);

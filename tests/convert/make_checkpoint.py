@@ -129,10 +129,19 @@ def main():
         shutil.copy(a.spm, os.path.join(a.out, "tokenizer.model"))
         import sentencepiece
         sp = sentencepiece.SentencePieceProcessor(model_file=a.spm)
-        vocab = a.vocab or sp.vocab_size()
+        n = sp.vocab_size()
+        # Tokens added after training (as Phi-3 and chat fine-tunes have),
+        # and padding rows to a rounder vocabulary size.
+        added = {"<|endoftext|>": n, "<|end|>": n + 1, "<tool>": n + 2}
+        vocab = a.vocab or n + 8
         special = {"bos_token_id": sp.bos_id(), "eos_token_id": sp.eos_id()}
+        with open(os.path.join(a.out, "added_tokens.json"), "w") as f:
+            json.dump(added, f, indent=2)
         tc = {"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>",
               "unk_token": "<unk>", "tokenizer_class": "LlamaTokenizer",
+              "added_tokens_decoder": {str(i): {"content": t, "special": t.startswith("<|"), "normalized": False,
+                                                 "lstrip": False, "rstrip": False, "single_word": False}
+                                       for t, i in added.items()},
               "chat_template": "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
                                "{% if add_generation_prompt %}<|assistant|>{% endif %}"}
         with open(os.path.join(a.out, "tokenizer_config.json"), "w") as f:
