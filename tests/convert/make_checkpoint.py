@@ -6,7 +6,7 @@ files given (a SentencePiece tokenizer.model, or the folder of a real
 tokenizer.json + tokenizer_config.json).
 
 Usage: make_checkpoint.py ARCH OUT --dtype bf16|f16|f32 [--spm FILE | --tokenizer DIR]
-                          [--shards N] [--seed S] [--vocab N]
+                          [--shards N] [--seed S] [--vocab N] [--dims HIDDEN,LAYERS,FF,HEADS,KV]
 """
 import argparse
 import json
@@ -45,9 +45,9 @@ def write_safetensors(path, tensors, dtype):
             f.write(b)
 
 
-def model(arch, vocab, rng):
-    hidden, layers, ff, heads, kv = 64, 2, 128, 4, 2
-    head_dim = 32 if arch in ("qwen3", "qwen3moe", "gemma2", "gemma3") else hidden // heads
+def model(arch, vocab, rng, dims):
+    hidden, layers, ff, heads, kv = dims
+    head_dim = 2 * hidden // heads if arch in ("qwen3", "qwen3moe", "gemma2", "gemma3") else hidden // heads
     cfg = {"hidden_size": hidden, "intermediate_size": ff, "num_hidden_layers": layers,
            "num_attention_heads": heads, "num_key_value_heads": kv, "max_position_embeddings": 4096,
            "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "vocab_size": vocab, "torch_dtype": "bfloat16"}
@@ -58,8 +58,8 @@ def model(arch, vocab, rng):
     cfg["model_type"] = arch
     if head_dim != hidden // heads:
         cfg["head_dim"] = head_dim
-    w = lambda *shape: rng.normal(0, 0.05, size=shape).astype(np.float32)
-    norm = lambda n: (1.0 + rng.normal(0, 0.05, size=(n,))).astype(np.float32)
+    w = lambda *shape: rng.standard_normal(size=shape, dtype=np.float32) * np.float32(0.05)
+    norm = lambda n: np.float32(1.0) + rng.standard_normal(size=(n,), dtype=np.float32) * np.float32(0.05)
     t = [("model.embed_tokens.weight", w(vocab, hidden)), ("model.norm.weight", norm(hidden))]
     tied = arch in ("qwen2", "gemma2", "gemma3")
     cfg["tie_word_embeddings"] = tied
@@ -121,6 +121,7 @@ def main():
     ap.add_argument("--shards", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--vocab", type=int)
+    ap.add_argument("--dims", default="64,2,128,4,2", help="hidden,layers,ff,heads,kv_heads")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rng = np.random.default_rng(a.seed)
@@ -161,7 +162,7 @@ def main():
             v = v.get("content") if isinstance(v, dict) else v
             if v in byid:
                 special[k + "_token_id"] = byid[v]
-    cfg, tensors = model(a.arch, vocab, rng)
+    cfg, tensors = model(a.arch, vocab, rng, [int(x) for x in a.dims.split(",")])
     cfg.update(special)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
