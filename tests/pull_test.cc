@@ -221,6 +221,67 @@ TEST_F(PullTest, InspectAndFitASafetensorsRepositoryByRange) {
   EXPECT_FALSE(fs::exists(home_ / ".cache/huggingface/hub/models--tester--Tiny-Qwen3/blobs"));
 }
 
+// `pull --convert`: a safetensors repository (random weights, a SentencePiece
+// tokenizer trained here) pulled, converted and quantized into a GGUF that
+// runs; the checkpoint and the GGUF name each other: `run` of the checkpoint
+// points at its conversion (or offers one, with its size and time), and `rm`
+// of either says what happens to the other.
+TEST_F(PullTest, PullConvertLeavesARunnableGgufLinkedToItsCheckpoint) {
+  const fs::path work = home_ / "made";
+  fs::create_directories(work);
+  const std::string source = HANGAR_SOURCE_DIR;
+  ProcessResult made = testing::RunProcess(
+      {"/usr/bin/python3", "-c",
+       "import sentencepiece as s, sys; open(sys.argv[1] + '.txt', 'w').write(open(sys.argv[2]).read() * 3); "
+       "s.SentencePieceTrainer.train(input=sys.argv[1] + '.txt', model_prefix=sys.argv[1], vocab_size=600, "
+       "model_type='bpe', byte_fallback=True, minloglevel=2)",
+       (work / "spm").string(), source + "/README.md"},
+      {{"PATH", "/usr/bin:/bin"}});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  made = testing::RunProcess({"/usr/bin/python3", source + "/tests/convert/make_checkpoint.py", "llama",
+                              (work / "Tiny-Llama").string(), "--spm", (work / "spm.model").string()},
+                             {{"PATH", "/usr/bin:/bin"}});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  std::vector<FakeFile> files;
+  for (const auto& e : fs::directory_iterator(work / "Tiny-Llama")) {
+    const std::string name = e.path().filename().string();
+    files.push_back({name, TestBlob::FromFile(e.path()), name.ends_with(".safetensors") || name.ends_with(".model")});
+  }
+  hub_.AddRepo("tester/Tiny-Llama", kCommit1, files);
+
+  nlohmann::json pulled = Last(Run({"pull", "tester/Tiny-Llama", "--convert", "--quant", "Q8_0", "--json"}));
+  ASSERT_TRUE(pulled.contains("converted")) << pulled.dump();
+  const std::string gguf = pulled["converted"]["model"];
+  EXPECT_EQ(pulled["converted"]["quantized"], "Q8_0");
+  EXPECT_EQ(pulled["format"], "safetensors");
+  nlohmann::json ran = Json(Run({"run", gguf, "Hello", "--max-tokens", "3", "--json"}));
+  EXPECT_EQ(ran["timings"]["gen_tokens"], 3);
+
+  ProcessResult r = Run({"run", "tester/Tiny-Llama", "Hello"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("it was converted: run `hangar run " + gguf + "`"), std::string::npos) << r.err;
+
+  const std::string gguf_path = pulled["converted"]["files"][0]["path"];
+  ASSERT_TRUE(fs::exists(gguf_path));
+  nlohmann::json removed = Json(Run({"rm", gguf, "--json"}));
+  ASSERT_EQ(removed["removed"][0]["notes"].size(), 1u) << removed.dump();
+  EXPECT_FALSE(fs::exists(gguf_path));  // made in Hangar's store: rm frees it
+  EXPECT_NE(removed["removed"][0]["notes"][0].get<std::string>().find("stays installed"), std::string::npos);
+  r = Run({"run", "tester/Tiny-Llama", "Hello"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("convert it first: `hangar convert"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("GGUF in about"), std::string::npos) << r.err;
+
+  nlohmann::json converted = Json(Run({"convert", "tester/Tiny-Llama", "--json"}));
+  EXPECT_EQ(converted["conversion"]["architecture"], "llama");
+  removed = Json(Run({"rm", "tester/Tiny-Llama", "--json"}));
+  ASSERT_EQ(removed["removed"][0]["notes"].size(), 1u) << removed.dump();
+  EXPECT_NE(removed["removed"][0]["notes"][0].get<std::string>().find("converted from it, stays installed"),
+            std::string::npos);
+  ran = Json(Run({"run", converted["model"], "Hello", "--max-tokens", "2", "--json"}));
+  EXPECT_EQ(ran["timings"]["gen_tokens"], 2);
+}
+
 TEST_F(PullTest, DefaultQuantIsQ4KMAndProgressIsNdjsonLikeOllama) {
   ProcessResult r = Run({"pull", kRepo, "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -93,6 +93,12 @@ Result<QuantizeReport> QuantizeOps::Quantize(const QuantizeQuery& q,
     return m.status();
   }
   report.model = *m;
+  if (into_store) {
+    // Made by Hangar in its own store: `hangar rm` deletes the file.
+    report.model.managed = true;
+    report.model.source = "quantize";
+    ASSIGN_OR_RETURN(report.model, store_->Record(report.model, false));
+  }
   return report;
 }
 

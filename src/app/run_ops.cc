@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <system_error>
 
+#include "app/convert_ops.h"
+#include "checkpoint/hf_checkpoint.h"
 #include "config/value_rules.h"
 #include "core/log.h"
 #include "core/strings.h"
@@ -87,6 +89,9 @@ Result<RunPlan> RunOps::PlanRun(const RunQuery& query) {
 
   // Which model, and its file.
   std::optional<ModelView> view;
+  if (local && query.allow_paths && checkpoint::LooksLikeCheckpoint(ref) && !ref.ends_with(".gguf")) {
+    return FailedPreconditionError(CheckpointRunAdvice(*core_, ref));
+  }
   Result<Resolution> resolved = Resolve(*s, ref, ResolveOptions{.allow_paths = query.allow_paths});
   if (local) {
     if (!resolved.ok()) return resolved.status();
@@ -97,6 +102,9 @@ Result<RunPlan> RunOps::PlanRun(const RunQuery& query) {
         break;
       case TargetKind::kInstalled:
         view = resolved->view;
+        if (resolved->record && resolved->record->format == "safetensors") {
+          return FailedPreconditionError(CheckpointRunAdvice(*core_, resolved->record->id));
+        }
         if (view && view->entry.format != ModelFormat::kGguf) {
           return InvalidArgumentError(
               fmt::format("model {} is {}, and llama.cpp runs GGUF files only", view->entry.id,

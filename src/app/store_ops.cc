@@ -276,7 +276,29 @@ Result<store::Removal> StoreOps::Remove(std::string_view ref, bool force) {
     // Another process removed it (or forgot it when its files went) meanwhile.
     return NotFoundError("model " + std::string(ref) + " is not installed (any more)");
   }
+  if (r.ok()) NoteConversions(m, *r);
   return r;
+}
+
+void StoreOps::NoteConversions(const store::InstalledModel& removed, store::Removal& r) {
+  // A checkpoint and the GGUF files converted from it (convert_ops.h).
+  if (auto it = removed.metadata.find("converted_to"); it != removed.metadata.end() && it->is_array()) {
+    for (const auto& id : *it) {
+      if (!id.is_string() || !FindInstalled(id.get<std::string>()).ok()) continue;
+      r.notes.push_back(id.get<std::string>() + ", converted from it, stays installed and runs without it");
+    }
+  }
+  auto from = removed.metadata.find("converted_from");
+  if (from == removed.metadata.end() || !from->is_string()) return;
+  Result<store::InstalledModel> checkpoint = FindInstalled(from->get<std::string>());
+  if (!checkpoint.ok()) return;
+  r.notes.push_back("its checkpoint " + checkpoint->id + " stays installed; `hangar convert " + checkpoint->id +
+                    "` makes it again, or `hangar rm " + checkpoint->id + "` frees it too");
+  nlohmann::json& list = checkpoint->metadata["converted_to"];
+  if (list.is_array()) {
+    list.erase(std::remove(list.begin(), list.end(), nlohmann::json(removed.id)), list.end());
+    (void)Record(*checkpoint, false);
+  }
 }
 
 Result<std::vector<store::PartialFile>> StoreOps::RemoveStalePartials() {

@@ -62,6 +62,9 @@ class StoreOps {
   // The installed model `ref` names (resolver.h). NotFound naming
   // `hangar pull REF` otherwise.
   Result<store::InstalledModel> FindInstalled(std::string_view ref);
+  // Removal notes for a checkpoint and its conversions; unlinks the removed
+  // conversion from its checkpoint's record.
+  void NoteConversions(const store::InstalledModel& removed, store::Removal& r);
 
   // Finds GGUF models of other tools and the configured folders
   // (store/discovery.h) and registers the new ones in place.

@@ -1,4 +1,5 @@
 // hangar pull | outdated | update
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +27,7 @@ struct PullFlags {
   bool force = false;
   bool offline = false;
   bool no_fit_check = false;
+  bool convert = false;
 };
 
 std::string Eta(std::optional<int64_t> s) {
@@ -137,11 +139,52 @@ nlohmann::json ReportJson(const app::PullReport& r) {
   return j;
 }
 
+// `pull --convert`: the pulled checkpoint converted (and quantized with
+// --quant) into a GGUF llama.cpp runs; false when that failed (reported).
+bool ConvertPulled(Context& ctx, const app::PullReport& pulled, const PullFlags& f, ProgressView& view) {
+  const store::InstalledModel& m = pulled.model;
+  if (m.format != "safetensors") {
+    ctx.Fail(InvalidArgumentError(m.name + " is " + m.format + ", not a safetensors checkpoint: --convert has "
+                                  "nothing to do (it was pulled)"));
+    return false;
+  }
+  if (ctx.json) view.Status("converting");
+  app::ConvertQuery q;
+  q.source = m.id;
+  q.type = f.quant.empty() ? "auto" : f.quant;
+  const bool tty = !ctx.json && ::isatty(STDERR_FILENO) == 1;
+  Result<app::ConvertReport> r = ctx.app().convert().Convert(q, [&](std::string_view stage, uint64_t done, uint64_t total) {
+    if (g_interrupted.load()) return CancelledError("interrupted; the checkpoint stays, convert it with `hangar convert " + m.id + "`");
+    if (tty) *ctx.err << "\r\033[K" << stage << " " << done * 100 / std::max<uint64_t>(total, 1) << "%" << std::flush;
+    return Status::Ok();
+  });
+  if (tty) *ctx.err << "\r\033[K";
+  if (!r.ok()) {
+    ctx.Fail(r.status());
+    return false;
+  }
+  if (ctx.json) {
+    nlohmann::json j = ReportJson(pulled);
+    j["converted"] = store::ExportJson({r->model})["models"][0];
+    j["converted"]["model"] = app::EntryIdOf(r->model);
+    j["converted"]["seconds"] = r->seconds;
+    if (!r->quantized.empty()) j["converted"]["quantized"] = r->quantized;
+    *ctx.out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return true;
+  }
+  ctx.Print("Pulled " + m.name + " (" + FormatBytesDecimal(m.size_bytes) + ") and converted it to " +
+            app::EntryIdOf(r->model) + " (" + (r->quantized.empty() ? r->plan.file_type : r->quantized) + ", " +
+            FormatBytesDecimal(r->model.size_bytes) + ") in " + fmt::format("{:.1f}", r->seconds) +
+            " s\n  run it: hangar run " + app::EntryIdOf(r->model) + "\n");
+  return true;
+}
+
 // One pull; false when it failed (reported already).
 bool PullOne(Context& ctx, const std::string& ref, const PullFlags& f, ProgressView& view) {
   app::PullQuery q;
   q.ref = ref;
-  q.options.quant = f.quant;
+  // With --convert, --quant is the conversion's type, not a file to pick.
+  q.options.quant = f.convert ? "" : f.quant;
   q.options.revision = f.revision;
   q.options.sha256 = f.sha256;
   q.options.offline = f.offline;
@@ -183,6 +226,7 @@ bool PullOne(Context& ctx, const std::string& ref, const PullFlags& f, ProgressV
     }
     return false;
   }
+  if (f.convert) return ConvertPulled(ctx, *r, f, view);
   if (ctx.json) {
     view.Status("writing manifest");
     *ctx.out << ReportJson(*r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
@@ -282,6 +326,8 @@ void AddPull(CLI::App& sub, Context& ctx) {
   sub.add_flag("--force", f->force, "Pull even if the model does not fit this machine");
   sub.add_flag("--offline", f->offline, "Use only what is cached (also HF_HUB_OFFLINE=1)");
   sub.add_flag("--no-fit-check", f->no_fit_check, "Do not read the remote header first");
+  sub.add_flag("--convert", f->convert,
+               "Convert a safetensors checkpoint into a GGUF llama.cpp runs (--quant: quantize it too, e.g. Q4_K_M)");
   sub.add_flag("--json", ctx.json,
                "NDJSON progress events shaped like Ollama's pull status, then the model");
   sub.callback([&ctx, f] { RunPull(ctx, *f); });

@@ -104,7 +104,7 @@ void RunRm(Context& ctx, const RmFlags& f) {
     if (ctx.json) {
       nlohmann::json kept = nlohmann::json::array();
       for (const auto& p : r->kept) kept.push_back(p.string());
-      removed.push_back({{"id", r->id}, {"freed_bytes", r->freed_bytes}, {"kept", kept}});
+      removed.push_back({{"id", r->id}, {"freed_bytes", r->freed_bytes}, {"kept", kept}, {"notes", r->notes}});
       continue;
     }
     std::string line = "Removed " + r->id + ": freed " + FormatBytesDecimal(r->freed_bytes);
@@ -112,6 +112,7 @@ void RunRm(Context& ctx, const RmFlags& f) {
       line += "; kept " + std::to_string(r->kept.size()) + " file(s) other models or tools use";
     }
     ctx.Print(line + "\n");
+    for (const std::string& note : r->notes) ctx.Print("  " + note + "\n");
   }
   if (ctx.json) ctx.PrintJson({{"removed", removed}});
 }
@@ -285,6 +286,7 @@ void RunConvert(Context& ctx, const ConvertFlags& f) {
     j["model"] = app::EntryIdOf(r->model);
     if (!r->model.files.empty()) j["path"] = r->model.files.front().blob.string();
     j["source"] = r->source.string();
+    if (!r->checkpoint_id.empty()) j["checkpoint"] = r->checkpoint_id;
     j["source_bytes"] = r->source_bytes;
     j["conversion"] = PlanJson(r->plan);
     if (!r->quantized.empty()) j["quantized"] = r->quantized;

@@ -89,6 +89,7 @@ struct Removal {
   uint64_t freed_bytes = 0;
   std::vector<std::filesystem::path> deleted;  // files and links removed
   std::vector<std::filesystem::path> kept;     // blobs other models use, or found in place
+  std::vector<std::string> notes;              // what this means for related models
 };
 
 // Removes `model` from the database and deletes its managed files whose
