@@ -250,6 +250,19 @@ TEST_F(PullTest, PullConvertLeavesARunnableGgufLinkedToItsCheckpoint) {
   hub_.AddRepo("tester/Tiny-Llama", kCommit1, files);
 
   nlohmann::json pulled = Last(Run({"pull", "tester/Tiny-Llama", "--convert", "--quant", "Q8_0", "--json"}));
+  // The checkpoint itself: listed and validated with what it needs.
+  EXPECT_NE(Run({"list", "--installed"}).out.find("checkpoint: hangar convert"), std::string::npos);
+  ProcessResult validated = Run({"validate", "tester/Tiny-Llama", "--json"});
+  EXPECT_EQ(validated.exit_code, 0) << validated.out;
+  nlohmann::json valid = nlohmann::json::parse(validated.out);
+  bool header_checked = false;
+  for (const auto& c : valid["checks"]) {
+    if (c["name"] != "safetensors header") continue;
+    header_checked = true;
+    EXPECT_TRUE(c["ok"].get<bool>()) << c.dump();
+    EXPECT_NE(c["detail"].get<std::string>().find("LlamaForCausalLM; cannot run here: convert it"), std::string::npos);
+  }
+  EXPECT_TRUE(header_checked) << valid.dump();
   ASSERT_TRUE(pulled.contains("converted")) << pulled.dump();
   const std::string gguf = pulled["converted"]["model"];
   EXPECT_EQ(pulled["converted"]["quantized"], "Q8_0");
@@ -280,6 +293,42 @@ TEST_F(PullTest, PullConvertLeavesARunnableGgufLinkedToItsCheckpoint) {
             std::string::npos);
   ran = Json(Run({"run", converted["model"], "Hello", "--max-tokens", "2", "--json"}));
   EXPECT_EQ(ran["timings"]["gen_tokens"], 2);
+}
+
+// ONNX and PyTorch files pulled like any repository: listed and validated
+// with "cannot run here", and `run` says why.
+TEST_F(PullTest, OnnxAndPytorchRepositoriesArePulledListedAndValidated) {
+  const std::string source = HANGAR_SOURCE_DIR;
+  fs::create_directories(home_ / "made");
+  const fs::path onnx = home_ / "made" / "model.onnx", torch = home_ / "made" / "pytorch_model.bin";
+  ASSERT_EQ(testing::RunProcess({"/usr/bin/python3", source + "/tests/fixtures/onnx/make_onnx.py", onnx.string()},
+                                {{"PATH", "/usr/bin:/bin"}}).exit_code, 0);
+  ASSERT_EQ(testing::RunProcess({"/usr/bin/python3", source + "/tests/fixtures/pytorch/make_torch_zip.py", torch.string()},
+                                {{"PATH", "/usr/bin:/bin"}}).exit_code, 0);
+  hub_.AddRepo("tester/Tiny-Onnx", kCommit1, {{"model.onnx", TestBlob::FromFile(onnx)}});
+  hub_.AddRepo("tester/Tiny-Torch", kCommit1, {{"pytorch_model.bin", TestBlob::FromFile(torch)}});
+  for (const auto& [repo, check, words] :
+       {std::tuple<std::string, std::string, std::string>{"tester/Tiny-Onnx", "onnx header", "IR v8, 22 parameters"},
+        {"tester/Tiny-Torch", "pytorch index", "3 tensors, 784 parameters (never unpickled)"}}) {
+    nlohmann::json pulled = Last(Run({"pull", repo, "--json"}));
+    EXPECT_EQ(pulled["status"], "success") << pulled.dump();
+    nlohmann::json valid = Json(Run({"validate", repo, "--json"}));
+    bool seen = false;
+    for (const auto& c : valid["checks"]) {
+      if (c["name"] != check) continue;
+      seen = true;
+      EXPECT_TRUE(c["ok"].get<bool>()) << c.dump();
+      EXPECT_NE(c["detail"].get<std::string>().find(words), std::string::npos) << c.dump();
+      EXPECT_NE(c["detail"].get<std::string>().find("cannot run here"), std::string::npos) << c.dump();
+    }
+    EXPECT_TRUE(seen) << valid.dump();
+    ProcessResult r = Run({"run", repo, "Hello"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("llama.cpp runs GGUF files only"), std::string::npos) << r.err;
+  }
+  const std::string listed = Run({"list", "--installed"}).out;
+  EXPECT_NE(listed.find("ONNX: cannot run here"), std::string::npos) << listed;
+  EXPECT_NE(listed.find("PyTorch: cannot run here"), std::string::npos) << listed;
 }
 
 TEST_F(PullTest, DefaultQuantIsQ4KMAndProgressIsNdjsonLikeOllama) {

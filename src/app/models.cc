@@ -1,10 +1,15 @@
 #include "app/models.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <system_error>
 
+#include "checkpoint/hf_checkpoint.h"
+#include "checkpoint/onnx.h"
+#include "checkpoint/pytorch.h"
 #include "core/sha256.h"
 #include "core/strings.h"
 #include "core/units.h"
@@ -250,7 +255,9 @@ CatalogEntry EntryFromGgufFile(const fs::path& path, std::string_view id, std::s
 
 std::string InstalledSlug(const store::InstalledModel& m) {
   std::string base;
-  if (m.metadata.contains("repo_path") && m.metadata["repo_path"].is_string()) {
+  if (m.format != "gguf" && m.source == "hf" && m.id == "hf://" + m.name) {
+    base = m.name.substr(m.name.rfind('/') + 1);  // a whole repository: "Tiny-Llama"
+  } else if (m.metadata.contains("repo_path") && m.metadata["repo_path"].is_string()) {
     base = fs::path(m.metadata["repo_path"].get<std::string>()).stem().string();
   } else if (m.source == "ollama" || m.id.starts_with("ollama://")) {
     base = m.name;  // "gemma2:2b"
@@ -415,6 +422,50 @@ bool ValidationReport::ok() const {
   return std::all_of(checks.begin(), checks.end(), [](const ValidationCheck& c) { return c.ok; });
 }
 
+namespace {
+
+// The header check of a model llama.cpp cannot run as it is: a Hugging Face
+// checkpoint, an ONNX model or a PyTorch pickle, read without loading or
+// unpickling anything, with what to do about it.
+ValidationCheck CheckOtherFormat(const fs::path& weights, const std::string& id) {
+  ValidationCheck c{.name = "header", .ok = false, .skipped = false, .detail = ""};
+  const std::string name = weights.filename().string();
+  if (EndsWith(name, ".safetensors")) {
+    c.name = "safetensors header";
+    Result<checkpoint::HfCheckpoint> ck = checkpoint::OpenCheckpoint(weights.parent_path());
+    c.ok = ck.ok();
+    if (!ck.ok()) {
+      c.detail = ck.status().message();
+    } else {
+      const std::string_view arch = checkpoint::GgufArchitecture(ck->architecture_class());
+      c.detail = fmt::format("{} shard(s), {} parameters, {}; cannot run here: {}", ck->shards.size(),
+                             ck->parameter_count(), ck->architecture_class().empty() ? "no config.json" : ck->architecture_class(),
+                             arch.empty() ? "no converter for this architecture" : "convert it with `hangar convert " + id + "`");
+    }
+  } else if (EndsWith(name, ".onnx")) {
+    c.name = "onnx header";
+    Result<checkpoint::OnnxModel> m = checkpoint::ReadOnnx(weights);
+    c.ok = m.ok();
+    c.detail = m.ok() ? fmt::format("IR v{}, {} parameters, {} nodes; cannot run here: llama.cpp runs GGUF models "
+                                    "(an ONNX runtime runs this one)", m->ir_version, m->parameters, m->nodes)
+                      : m.status().message();
+  } else if (EndsWith(name, ".bin") || EndsWith(name, ".pt") || EndsWith(name, ".pth")) {
+    c.name = "pytorch index";
+    Result<checkpoint::PytorchCheckpoint> m = checkpoint::ReadPytorchCheckpoint(weights);
+    c.ok = m.ok();
+    c.detail = m.ok() ? fmt::format("{} tensors, {} parameters (never unpickled); cannot run here: save it as "
+                                    "safetensors, then `hangar convert`", m->tensors.size(), m->parameter_count())
+                      : m.status().message();
+  } else {
+    c.ok = true;
+    c.skipped = true;
+    c.detail = "not a model format Hangar reads";
+  }
+  return c;
+}
+
+}  // namespace
+
 Result<ValidationReport> ValidateModel(const ModelView& view) {
   if (view.weights.empty()) {
     return FailedPreconditionError("model " + view.entry.id +
@@ -431,6 +482,11 @@ Result<ValidationReport> ValidateModel(const ModelView& view) {
   if (is_gguf) {
     std::vector<fs::path> parts = gguf::SplitPartPaths(view.weights);
     if (!parts.empty()) weights = parts;
+  }
+  if (!is_gguf && view.record && view.record->files.size() > 1) {
+    // A repository of several files (shards, config, tokenizer) is all of them.
+    weights.clear();
+    for (const store::InstalledFile& f : view.record->files) weights.push_back(f.path);
   }
   r.files = weights;
   if (!view.tokenizer.empty()) r.files.push_back(view.tokenizer);
@@ -486,6 +542,8 @@ Result<ValidationReport> ValidateModel(const ModelView& view) {
     r.checks.push_back(header);
   }
 
+  if (!is_gguf && exists.ok) r.checks.push_back(CheckOtherFormat(view.weights, view.entry.id));
+
   ValidationCheck digest{.name = "sha256", .ok = false, .skipped = false, .detail = ""};
   std::string expected;
   for (const auto& s : view.entry.sources) {
@@ -499,10 +557,10 @@ Result<ValidationReport> ValidateModel(const ModelView& view) {
     digest.ok = true;
     digest.skipped = true;
     digest.detail = "no known digest";
-  } else if (!exists.ok || weights.size() != 1) {
+  } else if (!exists.ok || (weights.size() != 1 && weights.front() != view.weights)) {
     digest.detail = exists.ok ? "a digest is known for one file only" : "skipped: files missing";
   } else {
-    auto got = Sha256File(weights.front());
+    auto got = Sha256File(view.weights);  // the primary file the digest is of
     if (!got.ok()) {
       digest.detail = got.status().message();
     } else {

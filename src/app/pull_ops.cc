@@ -156,6 +156,7 @@ Result<PullReport> PullOps::Pull(const PullQuery& query, const PullCallbacks& ca
     const std::string primary = m.primary_path.filename().string();
     m.format = primary.ends_with(".safetensors") ? "safetensors"
                : primary.ends_with(".onnx")      ? "onnx"
+               : primary.ends_with(".bin") || primary.ends_with(".pt") || primary.ends_with(".pth") ? "pytorch"
                                                  : "other";
   }
   ASSIGN_OR_RETURN(s, core_->snapshot());

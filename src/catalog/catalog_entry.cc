@@ -27,10 +27,11 @@ Result<E> ParseEnum(std::string_view what, std::string_view text,
                               "\"; use one of: " + names);
 }
 
-constexpr std::array<std::pair<std::string_view, ModelFormat>, 3> kFormats = {{
+constexpr std::array<std::pair<std::string_view, ModelFormat>, 4> kFormats = {{
     {"gguf", ModelFormat::kGguf},
     {"onnx", ModelFormat::kOnnx},
     {"safetensors", ModelFormat::kSafetensors},
+    {"pytorch", ModelFormat::kPytorch},
 }};
 constexpr std::array<std::pair<std::string_view, Purpose>, 4> kPurposes = {{
     {"speed", Purpose::kSpeed},

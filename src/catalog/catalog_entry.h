@@ -26,7 +26,7 @@
 
 namespace hangar {
 
-enum class ModelFormat { kGguf, kOnnx, kSafetensors };
+enum class ModelFormat { kGguf, kOnnx, kSafetensors, kPytorch };
 
 // What an entry is best at: the trade-off a user picks by.
 enum class Purpose { kSpeed, kBalanced, kQuality, kSpecialized };

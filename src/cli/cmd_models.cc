@@ -93,6 +93,14 @@ void RunList(Context& ctx, const ListFlags& f) {
       }
       std::string status = m.is_default ? "default" : "";
       if (m.record && !m.record->managed) status += status.empty() ? "in place" : ", in place";
+      if (m.record && m.record->format != "gguf") {
+        // llama.cpp runs GGUF files: say what the others need.
+        const std::string what = m.record->format == "safetensors" ? "checkpoint: hangar convert"
+                                 : m.record->format == "onnx"      ? "ONNX: cannot run here"
+                                 : m.record->format == "pytorch"   ? "PyTorch: cannot run here"
+                                                                   : m.record->format + ": cannot run here";
+        status += (status.empty() ? "" : ", ") + what;
+      }
       t.AddRow({e.id, m.record ? m.record->name : e.name, source,
                 e.parameter_label.empty() ? "-" : e.parameter_label,
                 e.quantization.empty() ? "-" : e.quantization, size, used, status});

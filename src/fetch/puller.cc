@@ -74,7 +74,7 @@ void NameHfPlan(PullPlan& plan, const std::string& repo) {
   // A whole non-GGUF repository is one model named by the repository; its
   // primary file is the first weights file (else the first file).
   const bool gguf = IsGgufModelFile(plan.files.front().name);
-  if (!gguf && plan.files.size() > 1 && plan.ref.path.empty()) {
+  if (!gguf && plan.ref.path.empty()) {
     auto weights = std::find_if(plan.files.begin(), plan.files.end(), [](const PullFile& f) {
       return f.name.ends_with(".safetensors") || f.name.ends_with(".onnx") ||
              f.name.ends_with(".bin");
