@@ -30,10 +30,10 @@ constexpr double kConvertBytesPerSecond = 400e6;
 
 }  // namespace
 
-Result<ConvertOps::Source> ConvertOps::Locate(const std::string& source) {
+Result<ConvertOps::Source> ConvertOps::Locate(const std::string& source, bool allow_paths) {
   std::error_code ec;
-  if (fs::exists(source, ec)) return Source{fs::path(source), std::nullopt};
-  Result<Resolution> r = core_->Resolve(source);
+  if (allow_paths && fs::exists(source, ec)) return Source{fs::path(source), std::nullopt};
+  Result<Resolution> r = core_->Resolve(source, ResolveOptions{.allow_paths = allow_paths});
   if (r.ok() && r->record) {
     if (r->record->format != "safetensors") {
       return InvalidArgumentError(fmt::format("{} is a {} model, not a safetensors checkpoint: nothing to convert",
@@ -89,7 +89,7 @@ std::string CheckpointRunAdvice(Core& core, const std::string& source) {
 }
 
 Result<checkpoint::ConvertPlan> ConvertOps::Plan(const ConvertQuery& q) {
-  ASSIGN_OR_RETURN(Source src, Locate(q.source));
+  ASSIGN_OR_RETURN(Source src, Locate(q.source, q.allow_paths));
   ASSIGN_OR_RETURN(checkpoint::HfCheckpoint c, checkpoint::OpenCheckpoint(src.folder));
   checkpoint::ConvertOptions o;
   o.type = IsFloatType(Lower(q.type)) ? Lower(q.type) : "auto";
@@ -107,7 +107,7 @@ Result<ConvertReport> ConvertOps::Convert(const ConvertQuery& q, const ConvertPr
           "unknown output type \"{}\": auto, f32, f16, bf16, or a quantization (q8_0, q6_k, q5_k_m, q4_k_m, ...)", q.type));
     }
   }
-  ASSIGN_OR_RETURN(Source src, Locate(q.source));
+  ASSIGN_OR_RETURN(Source src, Locate(q.source, q.allow_paths));
   ASSIGN_OR_RETURN(checkpoint::HfCheckpoint c, checkpoint::OpenCheckpoint(src.folder));
   checkpoint::ConvertOptions o;
   o.type = quantize ? "auto" : type;
@@ -146,6 +146,7 @@ Result<ConvertReport> ConvertOps::Convert(const ConvertQuery& q, const ConvertPr
     qq.type = type;
     qq.out = out;
     qq.threads = q.threads;
+    qq.allow_paths = true;  // the conversion just written
     Result<QuantizeReport> r = quantize_->Quantize(qq, [&](uint32_t done, uint32_t total) {
       if (progress) (void)progress("quantizing", done, total);
     });

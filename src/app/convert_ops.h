@@ -38,6 +38,7 @@ struct ConvertQuery {
   std::filesystem::path out;     // empty: into Hangar's store
   std::string name;              // general.name; empty: the folder's name
   int threads = 0;               // for the quantizer; 0: every core
+  bool allow_paths = true;       // false: `source` must name an installed checkpoint (remote callers)
 };
 
 struct ConvertReport {
@@ -80,7 +81,7 @@ class ConvertOps {
     std::filesystem::path folder;
     std::optional<store::InstalledModel> installed;
   };
-  Result<Source> Locate(const std::string& source);
+  Result<Source> Locate(const std::string& source, bool allow_paths);
   Status Link(const store::InstalledModel& checkpoint, const store::InstalledModel& converted);
 
   Core* core_;

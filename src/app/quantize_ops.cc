@@ -31,7 +31,7 @@ Result<QuantizeReport> QuantizeOps::Quantize(const QuantizeQuery& q,
         type->tag));
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
-  ASSIGN_OR_RETURN(Resolution t, core_->Resolve(q.ref));
+  ASSIGN_OR_RETURN(Resolution t, core_->Resolve(q.ref, ResolveOptions{.allow_paths = q.allow_paths}));
   if (t.file.empty() || t.kind == TargetKind::kCatalog || t.kind == TargetKind::kRemote) {
     return NotFoundError(fmt::format("{} is not on this machine: pull it first (hangar pull {})",
                                      t.DisplayId(), q.ref));

@@ -24,6 +24,7 @@ struct QuantizeQuery {
   std::filesystem::path out;      // empty: into Hangar's store, named <model>-<TYPE>.gguf
   int threads = 0;                // 0: every core
   bool allow_requantize = false;  // from a model that is quantized already
+  bool allow_paths = true;        // false: `ref` must name an installed model (remote callers)
 };
 
 struct QuantizeReport {

@@ -717,16 +717,33 @@ class TensorStreamer {
       const uint64_t unit_rows = t.permute_heads ? rows / t.permute_heads : 1;
       const uint64_t unit_bytes = unit_rows * row_bytes;
       const uint64_t units_per_chunk = std::max<uint64_t>(1, kChunk / std::max<uint64_t>(1, unit_bytes));
-      const bool copy = SameType(src.dtype, t.type) && !t.permute_heads && t.add == 0;
       for (uint64_t r = 0; r < rows; r += units_per_chunk * unit_rows) {
         const uint64_t n_rows = std::min(rows - r, units_per_chunk * unit_rows);
         in_.resize(n_rows * row_bytes);
         RETURN_IF_ERROR(reader_.Read(*s.shard, s.shard->header.data_offset + src.begin + r * row_bytes, in_.size(), in_.data()));
-        if (copy) {
+        if (t.permute_heads) {
+          // Rows (heads, 2, half, cols) -> (heads, half, 2, cols), moved as bytes.
+          permuted_.resize(in_.size());
+          const uint64_t half = unit_rows / 2;
+          for (uint64_t u = 0; u < n_rows / unit_rows; ++u) {
+            const char* in = in_.data() + u * unit_bytes;
+            char* out = permuted_.data() + u * unit_bytes;
+            for (uint64_t i = 0; i < half; ++i) {
+              for (uint64_t j = 0; j < 2; ++j) std::memcpy(out + (i * 2 + j) * row_bytes, in + (j * half + i) * row_bytes, row_bytes);
+            }
+          }
+          in_.swap(permuted_);
+        }
+        const size_t n = n_rows * cols;
+        if (t.add == 0 && SameType(src.dtype, t.type)) {
           RETURN_IF_ERROR(Emit(sink, in_));
           continue;
         }
-        const size_t n = n_rows * cols;
+        out_.clear();
+        if (t.add == 0 && ConvertHalves(src.dtype, t.type, in_, n, out_)) {
+          RETURN_IF_ERROR(Emit(sink, out_));
+          continue;
+        }
         floats_.resize(n);
         Decode(src.dtype, in_.data(), n, floats_.data());
         if (t.add != 0) {
@@ -735,22 +752,6 @@ class TensorStreamer {
             if (src.dtype == Dtype::kF16) f = HalfToFloat(FloatToHalf(f));  // added in half precision
           }
         }
-        if (t.permute_heads) {
-          // (heads, 2, half, cols) -> (heads, half, 2, cols)
-          permuted_.resize(n);
-          const uint64_t half = unit_rows / 2;
-          for (uint64_t u = 0; u < n_rows / unit_rows; ++u) {
-            const float* in = floats_.data() + u * unit_rows * cols;
-            float* out = permuted_.data() + u * unit_rows * cols;
-            for (uint64_t i = 0; i < half; ++i) {
-              for (uint64_t j = 0; j < 2; ++j) {
-                std::memcpy(out + (i * 2 + j) * cols, in + (j * half + i) * cols, cols * sizeof(float));
-              }
-            }
-          }
-          floats_.swap(permuted_);
-        }
-        out_.clear();
         Encode(t.type, floats_.data(), n, out_);
         RETURN_IF_ERROR(Emit(sink, out_));
       }
@@ -759,6 +760,38 @@ class TensorStreamer {
   }
 
  private:
+  // BF16 -> F16 and F16 -> BF16 through a table of every 16-bit value (the
+  // same bits as through float, 65536 entries made once). False for other pairs.
+  static bool ConvertHalves(Dtype from, uint32_t to, const std::string& in, size_t n, std::string& out) {
+    const uint16_t* table = nullptr;
+    if (from == Dtype::kBF16 && to == kGgmlF16) {
+      static const std::vector<uint16_t> kBf16ToF16 = [] {
+        std::vector<uint16_t> t(65536);
+        for (uint32_t i = 0; i < 65536; ++i) t[i] = FloatToHalf(Bf16ToFloat(static_cast<uint16_t>(i)));
+        return t;
+      }();
+      table = kBf16ToF16.data();
+    } else if (from == Dtype::kF16 && to == kGgmlBf16) {
+      static const std::vector<uint16_t> kF16ToBf16 = [] {
+        std::vector<uint16_t> t(65536);
+        for (uint32_t i = 0; i < 65536; ++i) t[i] = FloatToBf16(HalfToFloat(static_cast<uint16_t>(i)));
+        return t;
+      }();
+      table = kF16ToBf16.data();
+    } else {
+      return false;
+    }
+    out.resize(n * 2);
+    const auto* src = reinterpret_cast<const unsigned char*>(in.data());
+    auto* dst = reinterpret_cast<unsigned char*>(out.data());
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t v = table[src[2 * i] | (src[2 * i + 1] << 8)];
+      dst[2 * i] = static_cast<unsigned char>(v & 0xff);
+      dst[2 * i + 1] = static_cast<unsigned char>(v >> 8);
+    }
+    return true;
+  }
+
   static constexpr uint64_t kChunk = 8ull << 20;
   Status Emit(gguf::TensorSink& sink, std::string_view bytes) {
     RETURN_IF_ERROR(sink.Write(bytes));
@@ -770,8 +803,8 @@ class TensorStreamer {
   uint64_t total_;
   uint64_t done_ = 0;
   ShardReader reader_;
-  std::string in_, out_;
-  std::vector<float> floats_, permuted_;
+  std::string in_, out_, permuted_;
+  std::vector<float> floats_;
 };
 
 Result<std::string> ArchitectureOf(const HfCheckpoint& c) {

@@ -5,7 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "gguf/ggml_types.h"
 
@@ -49,26 +53,64 @@ std::string ArrayOf(uint32_t type, std::span<const T> v) {
 
 uint64_t Padded(uint64_t n) { return (n + kDefaultAlignment - 1) / kDefaultAlignment * kDefaultAlignment; }
 
-// Writes through a 4 MiB buffer to a file descriptor.
+// Writes to a file descriptor from a thread of its own, through two 8 MiB
+// buffers: the caller fills one while the other is written, so producing the
+// data and copying it into the page cache overlap.
 class FileSink : public TensorSink {
  public:
-  FileSink(int fd, const fs::path& path) : fd_(fd), path_(path) { buffer_.reserve(kBuffer); }
+  FileSink(int fd, const fs::path& path) : fd_(fd), path_(path), thread_([this] { Run(); }) {
+    filling_.reserve(kBuffer);
+    writing_.reserve(kBuffer);
+  }
+  ~FileSink() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
   Status Write(std::string_view bytes) override {
     written_ += bytes.size();
-    if (buffer_.size() + bytes.size() > kBuffer) RETURN_IF_ERROR(Flush());
-    if (bytes.size() >= kBuffer) return WriteAll(bytes);
-    buffer_.append(bytes);
+    filling_.append(bytes);
+    if (filling_.size() >= kBuffer) return HandOff();
     return Status::Ok();
   }
+  // Everything written to the file, or the first error.
   Status Flush() {
-    Status s = WriteAll(buffer_);
-    buffer_.clear();
-    return s;
+    RETURN_IF_ERROR(HandOff());
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !busy_; });
+    return error_;
   }
   uint64_t written() const { return written_; }
 
  private:
-  static constexpr size_t kBuffer = 4u << 20;
+  static constexpr size_t kBuffer = 8u << 20;
+  Status HandOff() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !busy_; });
+    if (!error_.ok()) return error_;
+    if (filling_.empty()) return Status::Ok();
+    filling_.swap(writing_);
+    filling_.clear();
+    busy_ = true;
+    cv_.notify_all();
+    return Status::Ok();
+  }
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return busy_ || stop_; });
+      if (!busy_) return;
+      lock.unlock();
+      Status s = WriteAll(writing_);
+      lock.lock();
+      if (!s.ok() && error_.ok()) error_ = s;
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
   Status WriteAll(std::string_view bytes) {
     while (!bytes.empty()) {
       const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
@@ -82,8 +124,15 @@ class FileSink : public TensorSink {
   }
   int fd_;
   fs::path path_;
-  std::string buffer_;
+  std::string filling_;  // the caller's
   uint64_t written_ = 0;
+  std::mutex mu_;  // guards the members below
+  std::condition_variable cv_;
+  std::string writing_;  // the writer thread's while busy_
+  bool busy_ = false;
+  bool stop_ = false;
+  Status error_;
+  std::thread thread_;  // last: starts once the members above exist
 };
 
 }  // namespace
@@ -188,8 +237,13 @@ Status GgufWriter::Write(const fs::path& out,
   const fs::path partial = out.string() + ".partial";
   const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return InternalError(fmt::format("cannot create {}: {}", partial.string(), std::strerror(errno)));
-  FileSink sink(fd, partial);
+  auto sink_owner = std::make_unique<FileSink>(fd, partial);
+  FileSink& sink = *sink_owner;
   auto fail = [&](Status s) {
+    if (sink_owner) {
+      (void)sink_owner->Flush();
+      sink_owner.reset();
+    }
     ::close(fd);
     std::error_code ec;
     fs::remove(partial, ec);
@@ -212,6 +266,7 @@ Status GgufWriter::Write(const fs::path& out,
   }
   s = sink.Flush();
   if (!s.ok()) return fail(s);
+  sink_owner.reset();
   if (::fsync(fd) != 0) return fail(InternalError(fmt::format("cannot flush {}: {}", partial.string(), std::strerror(errno))));
   ::close(fd);
   std::error_code ec;

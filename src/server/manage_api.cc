@@ -521,9 +521,28 @@ void Server::ModelQuantize(Call& call) {
   q.ref = call.model;
   q.type = std::string(t->tag);
   q.allow_requantize = call.body.value("allow_requantize", false);
+  q.allow_paths = false;
   const std::string job = app_->quantize().StartQuantize(q);
   call.Send(202, Json{{"job", job}, {"model", call.model}, {"type", t->tag},
                       {"follow", fmt::format("/api/jobs/{}", job)}});
+}
+
+// POST /api/model/convert {"model", "type"}: an installed Hugging Face
+// checkpoint converted to GGUF (and quantized when "type" is a
+// quantization), as a job; the job fails with the converter's reason.
+void Server::ModelConvert(Call& call) {
+  if (!call.ParseBody()) return;
+  if (!call.NeedModel(true)) return;
+  app::ConvertQuery q;
+  q.source = call.model;
+  q.type = call.body.value("type", "auto");
+  q.allow_paths = false;
+  // Refusals that need no work are answered at once.
+  auto plan = app_->convert().Plan(q);
+  if (!plan.ok()) return call.Error(plan.status());
+  const std::string job = app_->convert().StartConvert(q);
+  call.Send(202, Json{{"job", job}, {"model", call.model}, {"type", q.type}, {"architecture", plan->architecture},
+                      {"output_bytes", plan->output_bytes}, {"follow", fmt::format("/api/jobs/{}", job)}});
 }
 
 // POST /api/model/discover: models other tools downloaded, registered in place.

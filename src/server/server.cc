@@ -345,6 +345,7 @@ const std::vector<Server::Route>& Server::Routes() {
       {"POST", "/api/model/update", true, &Server::ModelUpdate},
       {"POST", "/api/model/discover", true, &Server::ModelDiscover},
       {"POST", "/api/model/quantize", true, &Server::ModelQuantize},
+      {"POST", "/api/model/convert", true, &Server::ModelConvert},
       {"POST", "/api/model/share", true, &Server::ModelShare},
       {"GET", "/api/downloads", false, &Server::DownloadsRoute},
       {"PATCH", "/api/downloads/", true, &Server::DownloadAction},

@@ -144,6 +144,7 @@ class Server {
   void ModelUpdate(Call& call);
   void ModelDiscover(Call& call);
   void ModelQuantize(Call& call);
+  void ModelConvert(Call& call);
   void ModelShare(Call& call);
   void DownloadsRoute(Call& call);
   void DownloadAction(Call& call);
