@@ -24,8 +24,10 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// Bytes per second a float conversion reaches (bench/convert on a 2-core
-// machine, reading from the page cache), for the estimate in RunAdvice.
+// Bytes per second of output a conversion reaches on a 2-core machine
+// (bench/convert, run E in docs/benchmarks.md: 639-655 MB/s from the page
+// cache), taken lower for a checkpoint read from disk; for the estimate in
+// CheckpointRunAdvice.
 constexpr double kConvertBytesPerSecond = 400e6;
 
 }  // namespace
