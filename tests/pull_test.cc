@@ -20,6 +20,7 @@
 #include "core/file_util.h"
 #include "core/sha256.h"
 #include "core/test_seed.h"
+#include "checkpoint_fixture.h"
 #include "fake_hub.h"
 #include "nginx_server.h"
 #include "process.h"
@@ -228,20 +229,8 @@ TEST_F(PullTest, InspectAndFitASafetensorsRepositoryByRange) {
 // of either says what happens to the other.
 TEST_F(PullTest, PullConvertLeavesARunnableGgufLinkedToItsCheckpoint) {
   const fs::path work = home_ / "made";
-  fs::create_directories(work);
-  const std::string source = HANGAR_SOURCE_DIR;
-  ProcessResult made = testing::RunProcess(
-      {"/usr/bin/python3", "-c",
-       "import sentencepiece as s, sys; open(sys.argv[1] + '.txt', 'w').write(open(sys.argv[2]).read() * 3); "
-       "s.SentencePieceTrainer.train(input=sys.argv[1] + '.txt', model_prefix=sys.argv[1], vocab_size=600, "
-       "model_type='bpe', byte_fallback=True, minloglevel=2)",
-       (work / "spm").string(), source + "/README.md"},
-      {{"PATH", "/usr/bin:/bin"}});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
-  made = testing::RunProcess({"/usr/bin/python3", source + "/tests/convert/make_checkpoint.py", "llama",
-                              (work / "Tiny-Llama").string(), "--spm", (work / "spm.model").string()},
-                             {{"PATH", "/usr/bin:/bin"}});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string failed = testing::MakeTinyCheckpoint(work / "Tiny-Llama");
+  ASSERT_EQ(failed, "");
   std::vector<FakeFile> files;
   for (const auto& e : fs::directory_iterator(work / "Tiny-Llama")) {
     const std::string name = e.path().filename().string();

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "checkpoint_fixture.h"
+#include "fake_hub.h"
 #include "fetch/testing/test_http_server.h"
 #include "process.h"
 #include "runtime/http_wire.h"
@@ -275,6 +277,48 @@ class ServeTest : public ::testing::Test {
   int starts_ = 0;
   fs::path out_, err_;
 };
+
+// A Hugging Face checkpoint behind the server: a chat names what it needs
+// (convert it, with the size and time), POST /api/model/convert makes the
+// GGUF as a job, and the GGUF then answers; a path is never accepted.
+TEST_F(ServeTest, ACheckpointIsOfferedItsConversionAndConvertedAsAJob) {
+  testing::FakeHub hub;
+  const std::string failed = testing::MakeTinyCheckpoint(home_ / "made" / "Tiny-Llama");
+  ASSERT_EQ(failed, "");
+  std::vector<testing::FakeFile> files;
+  for (const auto& e : fs::directory_iterator(home_ / "made" / "Tiny-Llama")) {
+    files.push_back({e.path().filename().string(), testing::TestBlob::FromFile(e.path()), true});
+  }
+  hub.AddRepo("tester/Tiny-Llama", std::string(40, '1'), files);
+  auto env = env_;
+  env["HF_ENDPOINT"] = hub.Endpoint();
+  auto pulled = testing::RunProcess({HANGAR_BIN, "pull", "tester/Tiny-Llama"}, env);
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+  uint16_t port = Start();
+  ASSERT_NE(port, 0) << ReadFile(err_);
+
+  Reply chat = Http(port, "POST", "/api/chat", Chat("tester/Tiny-Llama", "Hello", 4, false).dump());
+  EXPECT_GE(chat.status, 400) << chat.body;
+  EXPECT_NE(chat.body.find("convert it first"), std::string::npos) << chat.body;
+  EXPECT_NE(chat.body.find("GGUF in about"), std::string::npos) << chat.body;
+
+  Reply by_path = Http(port, "POST", "/api/model/convert",
+                       Json{{"model", (home_ / "made" / "Tiny-Llama").string()}}.dump());
+  EXPECT_EQ(by_path.status, 404) << by_path.body;
+
+  Reply started = Http(port, "POST", "/api/model/convert", Json{{"model", "tester/Tiny-Llama"}, {"type", "q8_0"}}.dump());
+  ASSERT_EQ(started.status, 202) << started.body;
+  EXPECT_EQ(started.json()["architecture"], "llama");
+  Json state = WaitJob(port, started.json()["job"]);
+  ASSERT_EQ(state["state"], "succeeded") << state.dump();
+  const std::string result = state["result"];
+  const std::string id = result.substr(result.rfind(' ') + 1);  // "installed as ID"
+  Reply answer = Http(port, "POST", "/api/chat", Chat(id, "Hello", 4, false).dump());
+  EXPECT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(answer.json()["eval_count"], 4) << answer.body;
+  chat = Http(port, "POST", "/api/chat", Chat("tester/Tiny-Llama", "Hello", 4, false).dump());
+  EXPECT_NE(chat.body.find("it was converted: run `hangar run " + id + "`"), std::string::npos) << chat.body;
+}
 
 TEST_F(ServeTest, EightConcurrentStreamedChatsAllComplete) {
   MakeModel("chat");

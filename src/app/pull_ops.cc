@@ -220,8 +220,9 @@ Result<std::vector<UpdateCheck>> PullOps::Outdated(std::string_view only) {
     check.name = m.name;
     check.installed_revision = m.revision;
     if (!m.managed || (m.source != "hf" && m.source != "ollama")) {
-      check.note = m.managed ? "a plain URL has no revisions"
-                             : "found in place: " + m.source + " updates it";
+      check.note = m.source == "quantize" || m.source == "convert" ? "made here by `hangar " + m.source + "`"
+                   : m.managed ? "a plain URL has no revisions"
+                               : "found in place: " + m.source + " updates it";
       out.push_back(std::move(check));
       continue;
     }

@@ -73,8 +73,14 @@ Result<nlohmann::json> RestoreState(App& app, const nlohmann::json& doc) {
     for (const store::InstalledModel& have : installed) {
       present = present || have.id == id || (!checksum.empty() && "sha256:" + have.digest == checksum);
     }
+    const std::string made_by = m.value("source", "");
     if (present) {
       out["present"].push_back(id);
+    } else if (made_by == "quantize" || made_by == "convert") {
+      // Made on the other machine from one of its models: made again here.
+      out["skipped"].push_back({{"model", id},
+                                {"reason", fmt::format("made there by `hangar {}`; run it here once its source "
+                                                       "is installed", made_by)}});
     } else if (!m.value("managed", false) || ref.empty()) {
       out["skipped"].push_back(
           {{"model", id},
