@@ -158,16 +158,10 @@ Result<ConvertReport> ConvertOps::Convert(const ConvertQuery& q, const ConvertPr
     report.quantized = final_tag;
     report.model = r->model;
   } else {
-    Result<store::InstalledModel> m = store_->Import(out, ImportMode::kLink);
-    if (!m.ok()) {
-      std::error_code ec;
-      fs::remove(out, ec);
-      return m.status();
-    }
-    report.model = *m;
+    ASSIGN_OR_RETURN(report.model, store_->RecordMade(out, "convert", into_store));
   }
-  if (into_store) {
-    // Made by Hangar in its own store: `hangar rm` deletes the file.
+  if (into_store && quantize) {
+    // Converted, then quantized into Hangar's store: `rm` deletes the file.
     report.model.managed = true;
     report.model.source = "convert";
     ASSIGN_OR_RETURN(report.model, store_->Record(report.model, false));

@@ -87,18 +87,7 @@ Result<QuantizeReport> QuantizeOps::Quantize(const QuantizeQuery& q,
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // Installed beside its source: in place where it was written (the store's
   // quantized/ folder by default).
-  Result<store::InstalledModel> m = store_->Import(out, ImportMode::kLink);
-  if (!m.ok()) {
-    fs::remove(out, ec);
-    return m.status();
-  }
-  report.model = *m;
-  if (into_store) {
-    // Made by Hangar in its own store: `hangar rm` deletes the file.
-    report.model.managed = true;
-    report.model.source = "quantize";
-    ASSIGN_OR_RETURN(report.model, store_->Record(report.model, false));
-  }
+  ASSIGN_OR_RETURN(report.model, store_->RecordMade(out, "quantize", into_store));
   return report;
 }
 

@@ -57,6 +57,19 @@ std::string StoreOps::UniqueEntryId(const Snapshot& s, const store::InstalledMod
   return id;
 }
 
+Result<store::InstalledModel> StoreOps::RecordMade(const fs::path& file, std::string_view made_by, bool in_store) {
+  Result<store::InstalledModel> m = Import(file, ImportMode::kLink);
+  if (!m.ok()) {
+    std::error_code ec;
+    fs::remove(file, ec);
+    return m.status();
+  }
+  if (!in_store) return m;
+  m->managed = true;
+  m->source = std::string(made_by);
+  return Record(*std::move(m), false);
+}
+
 Result<store::InstalledModel> StoreOps::Record(store::InstalledModel m, bool describe_entry) {
   std::lock_guard<std::mutex> lock(record_mu_);
   // The latest state: the id chosen must not be taken by a model recorded

@@ -97,6 +97,12 @@ class StoreOps {
   // The installed models as the export document (store/model_db.h).
   Result<nlohmann::json> Export();
 
+  // Registers a GGUF file Hangar just wrote (`made_by`: "quantize",
+  // "convert"). `in_store`: written into Hangar's own store, so the record is
+  // managed (`rm` deletes the file) with `made_by` as its source; otherwise
+  // registered in place. The file is removed when it cannot be registered.
+  Result<store::InstalledModel> RecordMade(const std::filesystem::path& file, std::string_view made_by,
+                                           bool in_store);
   // Records `m` (a pulled or found model), with its catalog entry facts
   // under an entry id no other model has when `describe_entry`, and
   // refreshes the snapshot. Returns the model as recorded. Errors of the
