@@ -118,6 +118,34 @@ spm.SentencePieceTrainer.train(input={corpus!r}, model_prefix={cls.spm!r}, vocab
                         self.assertEqual(self.generates(ours), 4)
                         self.assertEmbeddingBitExact(folder, ours)
 
+    def test_rope_scaling_equals_llama_cpps_converter(self):
+        """Llama 3.1's per-frequency factors (a rope_freqs tensor computed
+        here in float32), YaRN keys, Phi-3's long-context factors."""
+        cases = {
+            "llama": {"rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+                                       "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
+                      "rope_theta": 500000.0, "max_position_embeddings": 131072},
+            "qwen3": {"rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}},
+            "phi3": {"rope_scaling": {"type": "longrope", "long_factor": [1.0 + i / 10 for i in range(8)],
+                                      "short_factor": [1.0] * 8},
+                     "max_position_embeddings": 131072, "original_max_position_embeddings": 4096},
+        }
+        for arch, change in cases.items():
+            with self.subTest(arch=arch):
+                folder = self.checkpoint(arch, f"rope-{arch}", "--spm", self.spm)
+                with open(os.path.join(folder, "config.json")) as f:
+                    config = json.load(f)
+                config.update(change)
+                with open(os.path.join(folder, "config.json"), "w") as f:
+                    json.dump(config, f)
+                ours, ref = folder + "-ours.gguf", folder + "-ref.gguf"
+                self.convert(folder, ours)
+                self.reference(folder, ref)
+                rc, out = self.compare(ours, ref)
+                print(f"{arch} with {list(change)}: {out.splitlines()[-1]}", file=sys.stderr)
+                self.assertEqual(rc, 0, out)
+                self.assertEqual(self.generates(ours), 4)
+
     def assertEmbeddingBitExact(self, folder, gguf_path):
         """token_embd holds the checkpoint's BF16 bytes unchanged (Gemma 3's
         rows beyond the vocabulary aside)."""
