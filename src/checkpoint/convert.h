@@ -67,13 +67,6 @@ Result<ConvertPlan> PlanConversion(const HfCheckpoint& checkpoint, const Convert
 Result<ConvertPlan> ConvertCheckpoint(const HfCheckpoint& checkpoint, const std::filesystem::path& out,
                                       const ConvertOptions& options);
 
-// The float conversions used (exposed for tests): round-to-nearest-even,
-// as numpy's astype(float16) and gguf-py's BF16 quantizer.
-uint16_t FloatToHalf(float f);
-float HalfToFloat(uint16_t h);
-uint16_t FloatToBf16(float f);
-float Bf16ToFloat(uint16_t b);
-
 }  // namespace hangar::checkpoint
 
 #endif  // HANGAR_CHECKPOINT_CONVERT_H_

@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 
+#include "checkpoint/floats.h"
 #include "checkpoint/sentencepiece.h"
 #include "checkpoint/vocab.h"
 #include "ggml.h"
