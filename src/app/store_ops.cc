@@ -58,6 +58,20 @@ std::string StoreOps::UniqueEntryId(const Snapshot& s, const store::InstalledMod
 }
 
 Result<store::InstalledModel> StoreOps::RecordMade(const fs::path& file, std::string_view made_by, bool in_store) {
+  {
+    // The file is new (its writer refuses an existing one): a record of an
+    // earlier file at this path, deleted since, gives way.
+    const fs::path abs = AbsolutePath(file);
+    ASSIGN_OR_RETURN(std::vector<store::InstalledModel> installed, Installed());
+    ASSIGN_OR_RETURN(store::StateDbPool::Lease db, core_->db());
+    store::ModelDb models(*db);
+    for (const store::InstalledModel& have : installed) {
+      for (const store::InstalledFile& f : have.files) {
+        if (f.blob == abs) RETURN_IF_ERROR(models.Remove(have.id));
+      }
+    }
+    RETURN_IF_ERROR(core_->Refresh().status());
+  }
   Result<store::InstalledModel> m = Import(file, ImportMode::kLink);
   if (!m.ok()) {
     std::error_code ec;

@@ -100,7 +100,9 @@ class StoreOps {
   // Registers a GGUF file Hangar just wrote (`made_by`: "quantize",
   // "convert"). `in_store`: written into Hangar's own store, so the record is
   // managed (`rm` deletes the file) with `made_by` as its source; otherwise
-  // registered in place. The file is removed when it cannot be registered.
+  // registered in place. A record of an earlier file at the same path (one
+  // deleted since) is replaced. The file is removed when it cannot be
+  // registered.
   Result<store::InstalledModel> RecordMade(const std::filesystem::path& file, std::string_view made_by,
                                            bool in_store);
   // Records `m` (a pulled or found model), with its catalog entry facts

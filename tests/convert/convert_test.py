@@ -245,6 +245,12 @@ spm.SentencePieceTrainer.train(input={corpus!r}, model_prefix={cls.spm!r}, vocab
         os.truncate(shard, os.path.getsize(shard) - 1000)
         refused(cut, "model.safetensors")
 
+        # A conversion deleted by hand is made again at the same path.
+        again = os.path.join(self.work, "again.gguf")
+        self.convert(base, again)
+        os.remove(again)
+        self.assertEqual(self.convert(base, again)["conversion"]["architecture"], "llama")
+
         # An unknown output type.
         p = run(HANGAR, "convert", base, "--out", out, "--type", "q9_z", check=False)
         self.assertNotEqual(p.returncode, 0)
