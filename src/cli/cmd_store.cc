@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <ctime>
 #include <string>
 
@@ -240,6 +242,9 @@ void RunQuantize(Context& ctx, const QuantizeFlags& f) {
 }
 
 
+std::atomic<bool> g_convert_interrupted{false};
+void OnConvertInterrupt(int) { g_convert_interrupted.store(true); }
+
 struct ConvertFlags {
   std::string source, type = "auto", out, name;
   int threads = 0;
@@ -270,7 +275,12 @@ void RunConvert(Context& ctx, const ConvertFlags& f) {
     return;
   }
   const bool tty = !ctx.json && ::isatty(STDERR_FILENO) == 1;
+  // Ctrl-C or SIGTERM stops the conversion cleanly: no partial file stays.
+  g_convert_interrupted = false;
+  std::signal(SIGINT, OnConvertInterrupt);
+  std::signal(SIGTERM, OnConvertInterrupt);
   auto r = ctx.app().convert().Convert(q, [&](std::string_view stage, uint64_t done, uint64_t total) {
+    if (g_convert_interrupted.load()) return CancelledError("interrupted; nothing was written");
     if (!tty) return Status::Ok();
     if (stage == "converting") {
       *ctx.err << "\rconverting " << FormatBytesDecimal(done) << " / " << FormatBytesDecimal(total) << std::flush;
@@ -279,6 +289,8 @@ void RunConvert(Context& ctx, const ConvertFlags& f) {
     }
     return Status::Ok();
   });
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   if (tty) *ctx.err << "\r\033[K";
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json) {

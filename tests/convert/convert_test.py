@@ -16,10 +16,12 @@
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -209,6 +211,20 @@ spm.SentencePieceTrainer.train(input={corpus!r}, model_prefix={cls.spm!r}, vocab
         folder = os.path.dirname(report["path"])
         self.assertEqual(os.path.basename(folder), "converted")
         self.assertEqual(sorted(os.listdir(folder)), ["quantize-me-Q8_0.gguf"])
+
+    def test_an_interrupted_conversion_leaves_nothing(self):
+        folder = self.checkpoint("llama", "interrupted", "--spm", self.spm, "--dims", "1024,12,2816,8,8")
+        out = os.path.join(self.work, "interrupted.gguf")
+        p = subprocess.Popen([HANGAR, "convert", folder, "--out", out, "--type", "f32"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while p.poll() is None and not os.path.exists(out + ".partial"):
+            time.sleep(0.005)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        self.assertNotEqual(p.returncode, 0, "the conversion ended before it could be interrupted")
+        self.assertIn("interrupted", err)
+        self.assertFalse(os.path.exists(out))
+        self.assertFalse(os.path.exists(out + ".partial"))
 
     def test_refusals_name_the_problem_and_leave_no_file(self):
         base = self.checkpoint("llama", "refused", "--spm", self.spm, "--dtype", "bf16")
