@@ -529,8 +529,11 @@ std::string RoundedCount(double n) {
 Status Planner::Plan(gguf::GgufWriter& w, ConvertPlan& plan) {
   plan.architecture = arch_;
   RETURN_IF_ERROR(ChooseType(plan));
-  ASSIGN_OR_RETURN(VocabFacts probe, ConvertVocab(c_, arch_, nullptr));
-  vocab_tokens_ = probe.tokens;
+  if (arch_ == "gemma3") {
+    // Gemma 3's embedding rows are cut to the vocabulary, known first.
+    ASSIGN_OR_RETURN(VocabFacts probe, ConvertVocab(c_, arch_, nullptr));
+    vocab_tokens_ = probe.tokens;
+  }
   RETURN_IF_ERROR(MapTensors());
   w.SetString("general.architecture", arch_);
   w.SetString("general.type", "model");

@@ -67,7 +67,7 @@ std::optional<int64_t> ConfigVocabSize(const HfCheckpoint& c) {
 }
 
 // _create_vocab_sentencepiece (and Phi-3's variant when `phi3`).
-Result<Vocab> SentencePieceVocab(const HfCheckpoint& c, const json& tokenizer_config, bool phi3) {
+Result<Vocab> SentencePieceVocab(const HfCheckpoint& c, const json& tokenizer_config, const json& tj, bool phi3) {
   ASSIGN_OR_RETURN(SentencePieceModel sp, ReadSentencePiece(c.root / "tokenizer.model"));
   const int64_t n = ConfigVocabSize(c).value_or(static_cast<int64_t>(sp.pieces.size()));
   Vocab v;
@@ -120,7 +120,6 @@ Result<Vocab> SentencePieceVocab(const HfCheckpoint& c, const json& tokenizer_co
     }
   }
   if (phi3) {
-    ASSIGN_OR_RETURN(json tj, ReadJson(c.root / "tokenizer.json"));
     if (tj.is_object() && tj.contains("added_tokens") && tj["added_tokens"].is_array()) {
       for (const json& t : tj["added_tokens"]) {
         if (t.is_object() && t.contains("id") && t["id"].is_number_integer()) apply(t["id"].get<int64_t>(), t, false);
@@ -201,11 +200,12 @@ std::string TokenContent(const json& entry) {
   return "";
 }
 
-Result<Special> ReadSpecial(const HfCheckpoint& c, int64_t n_vocab, bool load_merges) {
+// `tokenizer` and `tokenizer_config`: the parsed files (null when absent);
+// the config is changed as gguf-py's SpecialVocab changes it, so it is a copy.
+Result<Special> ReadSpecial(const HfCheckpoint& c, int64_t n_vocab, bool load_merges, const json& tokenizer,
+                            json config) {
   Special s;
   std::vector<std::string> types = {"bos", "eos", "unk", "sep", "pad", "cls", "mask"};
-  ASSIGN_OR_RETURN(json tokenizer, ReadJson(c.root / "tokenizer.json"));
-  ASSIGN_OR_RETURN(json config, ReadJson(c.root / "tokenizer_config.json"));
   json added_tokens = json::array();
   if (tokenizer.is_object()) {
     if (load_merges && tokenizer.contains("model") && tokenizer["model"].contains("merges")) {
@@ -533,18 +533,18 @@ Result<VocabFacts> ConvertVocab(const HfCheckpoint& c, std::string_view arch, gg
   if (arch == "gemma2" && !spm) {
     return InvalidArgumentError("gemma2 needs tokenizer.model (SentencePiece), which this checkpoint lacks");
   }
+  ASSIGN_OR_RETURN(json tokenizer, ReadJson(c.root / "tokenizer.json"));
   VocabFacts facts;
   Vocab vocab;
   bool spm_from_json = false, space_prefix_from_json = false;
   if (spm) {
-    ASSIGN_OR_RETURN(vocab, SentencePieceVocab(c, tokenizer_config, arch == "phi3"));
+    ASSIGN_OR_RETURN(vocab, SentencePieceVocab(c, tokenizer_config, tokenizer, arch == "phi3"));
     facts.model = "llama";
     facts.pre = "default";
   } else {
     if (!c.has_tokenizer_json) {
       return InvalidArgumentError("the checkpoint has neither tokenizer.model nor tokenizer.json: nothing to build a vocabulary from");
     }
-    ASSIGN_OR_RETURN(json tokenizer, ReadJson(c.root / "tokenizer.json"));
     if (tokenizer.is_object() && tokenizer.contains("model") && tokenizer["model"].is_object() &&
         tokenizer["model"].value("type", "") == "BPE" && tokenizer["model"].value("byte_fallback", false)) {
       ASSIGN_OR_RETURN(vocab, SentencePieceFromTokenizerJson(c, tokenizer, &space_prefix_from_json));
@@ -572,7 +572,8 @@ Result<VocabFacts> ConvertVocab(const HfCheckpoint& c, std::string_view arch, gg
   w->SetStrings("tokenizer.ggml.tokens", vocab.tokens);
   if (!vocab.scores.empty()) w->SetF32s("tokenizer.ggml.scores", vocab.scores);
   w->SetI32s("tokenizer.ggml.token_type", vocab.types);
-  ASSIGN_OR_RETURN(Special special, ReadSpecial(c, static_cast<int64_t>(vocab.tokens.size()), !spm && !spm_from_json));
+  ASSIGN_OR_RETURN(Special special, ReadSpecial(c, static_cast<int64_t>(vocab.tokens.size()), !spm && !spm_from_json,
+                                                       tokenizer, tokenizer_config));
   WriteSpecial(special, *w);
   if (spm && (arch == "gemma2" || arch == "gemma3")) w->SetBool("tokenizer.ggml.add_space_prefix", false);
   if (spm_from_json) w->SetBool("tokenizer.ggml.add_space_prefix", space_prefix_from_json);
