@@ -4,14 +4,15 @@ namespace hangar::app {
 
 App::Parts::Parts(Deps deps)
     : core(std::move(deps)),
+      cluster(&core),
       models(&core),
       usage(&core),
-      fit(&core, &models, &usage),
+      fit(&core, &models, &usage, &cluster),
       store(&core, &usage),
       pulls(&core, &store),
       runs(&core),
       profiles(&core),
-      serve(&core, &runs),
+      serve(&core, &runs, &cluster),
       settings(&core),
       downloads(&core, &pulls),
       quantize(&core, &store),

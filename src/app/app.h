@@ -14,6 +14,7 @@
 //   serve()     what `hangar serve` runs, and its records    (serve_ops.h)
 //   quantize()  llama.cpp's quantizer                       (quantize_ops.h)
 //   convert()   Hugging Face checkpoints to GGUF             (convert_ops.h)
+//   cluster()   workers and models split over machines      (cluster_ops.h)
 //   jobs()      the long operations running or finished     (jobs.h)
 //
 // Side effects come in through Deps (environment, clock, NVML, the root of
@@ -27,6 +28,7 @@
 
 #include <memory>
 
+#include "app/cluster_ops.h"
 #include "app/convert_ops.h"
 #include "app/core.h"
 #include "app/downloads.h"
@@ -66,6 +68,7 @@ class App {
   Downloads& downloads() { return parts_->downloads; }
   QuantizeOps& quantize() { return parts_->quantize; }
   ConvertOps& convert() { return parts_->convert; }
+  ClusterOps& cluster() { return parts_->cluster; }
   JobRegistry& jobs() { return parts_->core.jobs(); }
 
  private:
@@ -76,6 +79,7 @@ class App {
     // Jobs end first: their bodies use the use cases below.
     ~Parts() { core.jobs().Shutdown(); }
     Core core;
+    ClusterOps cluster;
     ModelOps models;
     UsageOps usage;
     FitOps fit;

@@ -33,7 +33,8 @@ Result<FitReport> FitOps::Fit(const FitQuery& query) {
     // Not in the catalog: its facts from the remote header.
     ASSIGN_OR_RETURN(Inspection in, models_->InspectRemote(t));
     if (in.checkpoint) {
-      ASSIGN_OR_RETURN(report.checkpoint, FitCheckpoint(*in.checkpoint, report.model, query.request));
+      ASSIGN_OR_RETURN(report.checkpoint,
+                       FitCheckpoint(*in.checkpoint, report.model, query.request));
       return report;
     }
     ASSIGN_OR_RETURN(facts, fit::FactsFromSummary(in.summary));
@@ -47,6 +48,17 @@ Result<FitReport> FitOps::Fit(const FitQuery& query) {
   options.auto_gpu_layers = query.auto_gpu_layers;
   if (query.probe && !report.file.empty()) options.probe_model = report.file;
   ASSIGN_OR_RETURN(report.requested, fit::PlanFit(facts, options, *hw, s->config.limits()));
+  if (!report.requested.fits && !s->config.cluster().workers.empty()) {
+    fit::PlanOptions split = options;
+    split.request = report.requested.request;
+    split.auto_gpu_layers = true;
+    Result<SplitPlan> plan = cluster_->PlanSplit(facts, split, *hw, s->config.limits());
+    if (plan.ok()) {
+      report.split = *std::move(plan);
+    } else {
+      report.split_note = plan.status().message();
+    }
+  }
   options.max_context = true;
   ASSIGN_OR_RETURN(report.largest, fit::PlanFit(facts, options, *hw, s->config.limits()));
   return report;
@@ -106,7 +118,8 @@ Result<CatalogEntry> EntryOfCheckpoint(const checkpoint::HfCheckpoint& c, std::s
 Result<CheckpointFitReport> FitOps::FitCheckpoint(const std::filesystem::path& path,
                                                   const fit::MemoryRequest& request) {
   ASSIGN_OR_RETURN(checkpoint::HfCheckpoint c, checkpoint::OpenCheckpoint(path));
-  const std::string name = (std::filesystem::is_directory(path) ? path : path.parent_path()).filename().string();
+  const std::string name =
+      (std::filesystem::is_directory(path) ? path : path.parent_path()).filename().string();
   return FitCheckpoint(c, name, request);
 }
 
@@ -133,14 +146,16 @@ Result<CheckpointFitReport> FitOps::FitCheckpoint(const checkpoint::HfCheckpoint
   for (const auto& [quant, bits] : kQuants) {
     CheckpointFit q;
     q.quant = std::string(quant);
-    q.file_bytes = static_cast<uint64_t>(static_cast<double>(matrix_elements) * bits / 8) + vector_elements * 4;
+    q.file_bytes = static_cast<uint64_t>(static_cast<double>(matrix_elements) * bits / 8) +
+                   vector_elements * 4;
     entry.file_size_bytes = q.file_bytes;
     entry.quantization = q.quant;
     ASSIGN_OR_RETURN(fit::ModelFacts facts, fit::FactsFromCatalog(entry));
     fit::PlanOptions options;
     options.request = request;
     if (options.request.n_ctx == 0) {
-      options.request.n_ctx = facts.n_ctx_train > 0 ? std::min<uint32_t>(4096, facts.n_ctx_train) : 4096;
+      options.request.n_ctx =
+          facts.n_ctx_train > 0 ? std::min<uint32_t>(4096, facts.n_ctx_train) : 4096;
     }
     options.auto_gpu_layers = true;
     ASSIGN_OR_RETURN(q.requested, fit::PlanFit(facts, options, *hw, s->config.limits()));
@@ -180,6 +195,23 @@ Result<fit::Recommendation> FitOps::Recommend(const RecommendQuery& query) {
   const bool this_machine = !query.machine.ram && !query.machine.cores;
   if (this_machine) {
     if (std::optional<double> bw = HostBandwidth(*s, hw.cpu)) inputs.host_bandwidth = *bw;
+    // The workers' capacity counts as RAM (the layers they hold run on
+    // their devices): added so that the RAM budget grows by exactly it.
+    if (!s->config.cluster().workers.empty()) {
+      ASSIGN_OR_RETURN(std::vector<runtime::WorkerStatus> workers, cluster_->Status());
+      uint64_t offered = 0;
+      for (const runtime::WorkerStatus& w : workers) {
+        if (w.state == runtime::WorkerState::kUp) offered += w.capacity;
+      }
+      const Amount& share = s->config.limits().max_ram_usage;
+      const uint64_t extra =
+          share.is_fraction && share.fraction > 0
+              ? static_cast<uint64_t>(static_cast<double>(offered) / share.fraction)
+              : offered;
+      hw.memory.total += extra;
+      hw.memory.usable += extra;
+      hw.memory.available += extra;
+    }
   }
   // Measured speeds (hangar bench) and success rates replace predictions.
   fit::UsageStats usage;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "app/cluster_ops.h"
 #include "app/core.h"
 #include "app/model_ops.h"
 #include "app/usage_ops.h"
@@ -49,6 +50,11 @@ struct FitReport {
   fit::FitPlan largest;        // the largest context that fits (same offload rule)
   // Set instead of the plans for a Hugging Face checkpoint read remotely.
   std::optional<CheckpointFitReport> checkpoint;
+  // When the requested settings do not fit this machine and [cluster] names
+  // workers: the model placed over this machine and the workers that are up
+  // (or why it cannot be).
+  std::optional<SplitPlan> split;
+  std::string split_note;  // why there is no split plan (no worker up, ...)
 };
 
 struct RecommendQuery {
@@ -58,8 +64,8 @@ struct RecommendQuery {
 
 class FitOps {
  public:
-  FitOps(Core* core, ModelOps* models, UsageOps* usage)
-      : core_(core), models_(models), usage_(usage) {}
+  FitOps(Core* core, ModelOps* models, UsageOps* usage, ClusterOps* cluster)
+      : core_(core), models_(models), usage_(usage), cluster_(cluster) {}
 
   // What `query.ref` needs on this machine within the configured limits: a
   // local file from its header (and llama.cpp's probe), a catalog model from
@@ -72,11 +78,14 @@ class FitOps {
   // architecture Hangar cannot convert or a config without the sizes.
   Result<CheckpointFitReport> FitCheckpoint(const std::filesystem::path& path,
                                             const fit::MemoryRequest& request);
-  Result<CheckpointFitReport> FitCheckpoint(const checkpoint::HfCheckpoint& c, const std::string& name,
+  Result<CheckpointFitReport> FitCheckpoint(const checkpoint::HfCheckpoint& c,
+                                            const std::string& name,
                                             const fit::MemoryRequest& request);
 
   // Ranks the catalog and installed models for this machine (or the one
-  // described). ResourceExhausted from the coding policy below 6 GB.
+  // described), counting the memory the workers that are up offer (as RAM:
+  // layers on a worker run on its devices) unless a machine is described.
+  // ResourceExhausted from the coding policy below 6 GB.
   Result<fit::Recommendation> Recommend(const RecommendQuery& query);
 
   // This machine (probed once per process).
@@ -90,6 +99,7 @@ class FitOps {
   Core* core_;
   ModelOps* models_;
   UsageOps* usage_;
+  ClusterOps* cluster_;
   std::mutex bandwidth_mu_;  // guards bandwidth_
   std::optional<double> bandwidth_;
 };

@@ -96,9 +96,31 @@ Result<ServePlan> ServeOps::Plan(const ServeQuery& query, const ServeSettings& s
   po.request = request;
   po.auto_gpu_layers = true;
   ASSIGN_OR_RETURN(fit::FitPlan fp, fit::PlanFit(facts, po, *hw, s->config.limits()));
-  rc.n_gpu_layers = hw->gpus.empty() ? 0 : fp.request.n_gpu_layers;
+  size_t remote_devices = 0;
+  if (!fp.fits && !s->config.cluster().workers.empty()) {
+    Result<SplitPlan> split = cluster_->PlanSplit(facts, po, *hw, s->config.limits());
+    if (!split.ok()) {
+      return ResourceExhaustedError(fmt::format("{} does not fit this machine ({}), and {}",
+                                                plan.display, fp.reason, split.status().message()));
+    }
+    if (!split->fit.fits) {
+      return ResourceExhaustedError(fmt::format("{} does not fit this machine and its workers: {}",
+                                                plan.display, split->fit.reason));
+    }
+    fp = split->fit;
+    for (const runtime::WorkerStatus& w : split->workers) {
+      rc.rpc_servers.push_back(w.endpoint);
+      remote_devices += w.devices.size();
+    }
+    rc.tensor_split = fp.split;
+    plan.load.remote = split->shares;
+    plan.split = std::move(*split);
+  }
+  rc.n_gpu_layers = hw->gpus.empty() && remote_devices == 0 ? 0 : fp.request.n_gpu_layers;
+  // The ledger's devices: RAM, then each local GPU (workers are counted by
+  // load.remote).
   plan.load.memory.push_back(fp.memory.HostTotal());
-  for (size_t i = 1; i < fp.memory.devices.size(); ++i) {
+  for (size_t i = 1 + remote_devices; i < fp.memory.devices.size(); ++i) {
     plan.load.memory.push_back(fp.memory.devices[i].Total());
   }
   plan.name = query.embeddings ? plan.display + " (embeddings)" : plan.display;

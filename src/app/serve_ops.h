@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "app/cluster_ops.h"
 #include "app/core.h"
 #include "app/run_ops.h"
 #include "config/model_preset.h"
@@ -41,6 +42,8 @@ struct ServePlan {
   // The model preset of that name, when it is one: its system prompt and
   // sampling defaults apply to requests (its chat template to the runner).
   std::optional<ModelPreset> preset;
+  // A model too large for this machine alone, placed over it and workers.
+  std::optional<SplitPlan> split;
 };
 
 struct ServeSettings {
@@ -53,12 +56,15 @@ struct ServeSettings {
 
 class ServeOps {
  public:
-  ServeOps(Core* core, RunOps* runs) : core_(core), runs_(runs) {}
+  ServeOps(Core* core, RunOps* runs, ClusterOps* cluster)
+      : core_(core), runs_(runs), cluster_(cluster) {}
 
   // The runner a request for `query.model` needs. NotFound for an unknown
   // name or a model not installed (naming the `hangar pull`), local paths
   // included (remote callers cannot name files); InvalidArgument for a
-  // model that is not GGUF or a bad value.
+  // model that is not GGUF or a bad value. A model that does not fit this
+  // machine is split over the workers that are up when [cluster] names
+  // any (ResourceExhausted when it fits neither, with need vs available).
   Result<ServePlan> Plan(const ServeQuery& query, const ServeSettings& settings);
 
   // The file llama-server reads a preset's chat template from.
@@ -83,6 +89,7 @@ class ServeOps {
  private:
   Core* core_;
   RunOps* runs_;
+  ClusterOps* cluster_;
 };
 
 }  // namespace hangar::app

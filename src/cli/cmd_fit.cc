@@ -1,4 +1,6 @@
 // hangar fit | hangar recommend
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -105,12 +107,16 @@ void RunFit(Context& ctx, const FitFlags& f) {
   auto r = ctx.app().fit().Fit(q);
   if (!r.ok()) return ctx.Fail(r.status());
   if (r->checkpoint) return PrintCheckpointFit(ctx, &*r->checkpoint);
+  const bool split_fits = r->split && r->split->fit.fits;
   if (ctx.json) {
-    ctx.PrintJson(
-        {{"model", r->model},
-         {"file", r->file.empty() ? nlohmann::json(nullptr) : nlohmann::json(r->file.string())},
-         {"requested", fit::ToJson(r->requested)},
-         {"largest_context", fit::ToJson(r->largest)}});
+    nlohmann::json out = {
+        {"model", r->model},
+        {"file", r->file.empty() ? nlohmann::json(nullptr) : nlohmann::json(r->file.string())},
+        {"requested", fit::ToJson(r->requested)},
+        {"largest_context", fit::ToJson(r->largest)}};
+    if (r->split) out["cluster"] = app::ToJson(*r->split);
+    if (!r->split_note.empty()) out["cluster_note"] = r->split_note;
+    ctx.PrintJson(out);
   } else {
     const fit::FitPlan& p = r->requested;
     std::string source = r->file.empty() ? "catalog facts (estimate)" : r->file.string();
@@ -135,8 +141,23 @@ void RunFit(Context& ctx, const FitFlags& f) {
     } else {
       ctx.Print("No context fits: " + r->largest.reason + "\n");
     }
+    if (r->split) {
+      const app::SplitPlan& sp = *r->split;
+      ctx.Print(fmt::format("\nOver this machine and {} worker(s), {} layers on the workers:\n",
+                            sp.workers.size(), sp.fit.memory.n_gpu_layers));
+      ctx.Print(BreakdownTable(sp.fit.memory, ctx.style) + "\n");
+      ctx.Print((sp.fit.fits ? ctx.style.Green("Fits across the cluster: ")
+                             : ctx.style.Red("Does not fit across the cluster: ")) +
+                sp.fit.reason + "\n");
+      if (sp.fit.fits) {
+        ctx.Print(
+            fmt::format("Each load sends {} of weights to the workers.\n", Mem(sp.weights_sent)));
+      }
+    } else if (!r->split_note.empty()) {
+      ctx.Print("Across the cluster: " + r->split_note + "\n");
+    }
   }
-  if (!r->requested.fits) ctx.exit_code = kExitFailure;
+  if (!r->requested.fits && !split_fits) ctx.exit_code = kExitFailure;
 }
 
 struct RecommendFlags {

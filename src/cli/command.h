@@ -94,6 +94,8 @@ void AddStats(CLI::App& sub, Context& ctx);
 void AddPs(CLI::App& sub, Context& ctx);
 void AddDoctor(CLI::App& sub, Context& ctx);
 void AddServe(CLI::App& sub, Context& ctx);
+void AddWorker(CLI::App& sub, Context& ctx);
+void AddCluster(CLI::App& sub, Context& ctx);
 
 }  // namespace hangar::cli
 

@@ -77,6 +77,16 @@ struct UpdateSettings {
   int64_t check_interval_seconds = 0;  // 0: never
 };
 
+// [cluster]: the `hangar worker`s this machine may spread a model over.
+struct ClusterSettings {
+  std::vector<std::string> workers;  // "host:port" of each worker's RPC server
+};
+
+// "host:port" with a port of 1 to 65534 (the worker's status port is the next
+// one) and a host name or IPv4 address (llama.cpp's RPC client splits at the
+// first ':'); InvalidArgument naming the problem otherwise.
+Status ValidateWorkerEndpoint(std::string_view endpoint);
+
 class Config {
  public:
   // The defaults, as if the file were missing.
@@ -113,6 +123,7 @@ class Config {
   const DownloadSettings& downloads() const { return downloads_; }
   const RuntimeConfig& runtime() const { return runtime_; }
   const UpdateSettings& updates() const { return updates_; }
+  const ClusterSettings& cluster() const { return cluster_; }
 
   // `default_model` at the top level of the file, if set.
   const std::optional<std::string>& default_model() const { return default_model_; }
@@ -128,6 +139,7 @@ class Config {
   std::vector<Profile> profiles_;
   std::vector<ModelPreset> presets_;
   Limits limits_;
+  ClusterSettings cluster_;
   StoreSettings store_;
   DownloadSettings downloads_;
   RuntimeConfig runtime_;

@@ -211,6 +211,27 @@ Status ReadUpdates(Reader& r, const toml::table& table, UpdateSettings* updates)
   return Status::Ok();
 }
 
+// [cluster]: workers = ["host:port", ...].
+Status ReadCluster(Reader& r, const toml::table& table, ClusterSettings* cluster) {
+  static constexpr std::string_view kKeys[] = {"workers"};
+  for (auto&& [k, v] : table) {
+    const std::string key = TomlKeyPath({"cluster", k.str()});
+    if (k.str() != "workers") {
+      r.WarnUnknown(v, key, kKeys);
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::vector<std::string> workers, r.StringList(v, key));
+    for (const std::string& w : workers) {
+      if (Status s = ValidateWorkerEndpoint(w); !s.ok()) return r.Error(v, key, s.message());
+      if (std::count(workers.begin(), workers.end(), w) > 1) {
+        return r.Error(v, key, fmt::format("{} is listed twice", w));
+      }
+    }
+    cluster->workers = std::move(workers);
+  }
+  return Status::Ok();
+}
+
 // [store]: folders = ["/models", ...] (searched by `hangar discover`).
 Status ReadStore(Reader& r, const toml::table& table, StoreSettings* store) {
   static constexpr std::string_view kKeys[] = {"folders"};
@@ -457,6 +478,9 @@ Result<Config> ConfigParser::FromTable(const toml::table& root, std::string_view
     } else if (key == "updates") {
       ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[updates]"));
       RETURN_IF_ERROR(ReadUpdates(r, *t, &config.updates_));
+    } else if (key == "cluster") {
+      ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[cluster]"));
+      RETURN_IF_ERROR(ReadCluster(r, *t, &config.cluster_));
     } else if (key == "model_presets") {
       ASSIGN_OR_RETURN(const toml::table* t, r.Table(v, key, "[model_presets.NAME]"));
       RETURN_IF_ERROR(ReadPresets(r, *t, &config.presets_));
@@ -472,7 +496,7 @@ Result<Config> ConfigParser::FromTable(const toml::table& root, std::string_view
     } else {
       r.Warn(v, TomlKeyPath({key}),
              "unknown key, ignored (known top-level keys: default_model; tables: limits, "
-             "store, downloads, runtime, updates, model_presets, performance_profiles)");
+             "store, downloads, runtime, updates, cluster, model_presets, performance_profiles)");
     }
   }
   ASSIGN_OR_RETURN(config.profiles_, ResolveProfiles(definitions));

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -377,6 +378,22 @@ TEST_F(ConfigLoadTest, LoadsAndNamesThePath) {
 
 TEST_F(ConfigLoadTest, UnreadableIsUnavailable) {
   EXPECT_THAT(Config::Load(dir_), StatusIs(StatusCode::kUnavailable));
+}
+
+TEST(ConfigTest, ClusterWorkersAreReadAndChecked) {
+  auto c = Config::Parse("[cluster]\nworkers = [\"10.0.0.2:50052\", \"gpu-box:7000\"]\n", "c.toml");
+  ASSERT_OK(c);
+  EXPECT_EQ(c->cluster().workers, (std::vector<std::string>{"10.0.0.2:50052", "gpu-box:7000"}));
+  EXPECT_TRUE(Config::Parse("", "c.toml")->cluster().workers.empty());
+  for (const char* bad : {"10.0.0.2", "10.0.0.2:0", "host:65535", "::1:50052", "[::1]:50052",
+                          ":50052", "a/b:1", "host:12x"}) {
+    auto r = Config::Parse(fmt::format("[cluster]\nworkers = [\"{}\"]\n", bad), "c.toml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(r.status().message(), HasSubstr("cluster.workers")) << bad;
+  }
+  auto twice = Config::Parse("[cluster]\nworkers = [\"a:1\", \"a:1\"]\n", "c.toml");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(twice.status().message(), HasSubstr("listed twice"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,8 +43,24 @@ class Planner {
         hw_(hw),
         limits_(limits),
         budgets_(ComputeBudgets(hw, limits)),
-        gpus_(GpuMemoryOf(hw.gpus)),
-        correction_(1 + gpus_.size(), 0) {}
+        n_remote_(options.remote.size()),
+        gpus_(AllDevices(options.remote, hw)),
+        correction_(1 + gpus_.size(), 0) {
+    for (size_t i = 0; i < n_remote_; ++i) {
+      budgets_.gpus.insert(budgets_.gpus.begin() + static_cast<ptrdiff_t>(i),
+                           options.remote[i].budget);
+    }
+  }
+
+  // The remote devices (as GPUs whose free memory is their budget: the split
+  // follows it), then this machine's GPUs.
+  static std::vector<GpuMemory> AllDevices(const std::vector<RemoteDevice>& remote,
+                                           const HardwareInfo& hw) {
+    std::vector<GpuMemory> all;
+    for (const RemoteDevice& r : remote) all.push_back({r.name, r.budget, r.budget});
+    for (GpuMemory& g : GpuMemoryOf(hw.gpus)) all.push_back(std::move(g));
+    return all;
+  }
 
   const Budgets& budgets() const { return budgets_; }
   const std::vector<GpuMemory>& gpus() const { return gpus_; }
@@ -60,8 +77,8 @@ class Planner {
 
   uint64_t HostNeed(const MemoryBreakdown& b) const {
     uint64_t need = b.HostTotal();
-    for (size_t i = 0; i < hw_.gpus.size() && 1 + i < b.devices.size(); ++i) {
-      if (hw_.gpus[i].unified_memory) need += b.devices[1 + i].Total();
+    for (size_t i = 0; i < hw_.gpus.size() && 1 + n_remote_ + i < b.devices.size(); ++i) {
+      if (hw_.gpus[i].unified_memory) need += b.devices[1 + n_remote_ + i].Total();
     }
     return need;
   }
@@ -79,6 +96,22 @@ class Planner {
     const int32_t all = static_cast<int32_t>(facts_.n_layer()) + 1;
     if (gpus_.empty()) {
       r.n_gpu_layers = 0;
+      return r;
+    }
+    if (n_remote_ > 0) {
+      // The fewest offloaded layers with which everything fits; when none
+      // does, the fewest with which the host holds the rest (the reason then
+      // names the worker short of memory). A scan: the output layer moves
+      // the logits' compute buffer, so a device's need is not monotone.
+      std::optional<int32_t> host_fits;
+      for (int32_t n = 0; n <= all; ++n) {
+        r.n_gpu_layers = n;
+        ASSIGN_OR_RETURN(const MemoryBreakdown b, Try(r));
+        if (!HostFits(b)) continue;
+        if (GpusFit(b)) return r;
+        if (!host_fits) host_fits = n;
+      }
+      r.n_gpu_layers = host_fits.value_or(all);
       return r;
     }
     r.n_gpu_layers = all;
@@ -162,10 +195,15 @@ class Planner {
     }
     for (size_t i = 0; i < budgets_.gpus.size(); ++i) {
       const uint64_t need = c.memory.devices[1 + i].Total();
+      if (need > budgets_.gpus[i] && i < n_remote_) {
+        return fmt::format("{}needs {} on {}, {} offered by the worker", prefix, Gb(need),
+                           gpus_[i].name, Gb(budgets_.gpus[i]));
+      }
       if (need > budgets_.gpus[i]) {
+        const GpuInfo& gpu = hw_.gpus[i - n_remote_];
         return fmt::format("{}needs {} on {}, {} usable within limits ({} of {})", prefix, Gb(need),
                            gpus_[i].name, Gb(budgets_.gpus[i]),
-                           AmountText(limits_.gpu_memory_usage), Gb(hw_.gpus[i].vram_total));
+                           AmountText(limits_.gpu_memory_usage), Gb(gpu.vram_total));
       }
     }
     std::string text = fmt::format("fits with {} tokens of context: {} of RAM of {} usable",
@@ -175,8 +213,8 @@ class Planner {
                           Gb(budgets_.gpus[i]));
     }
     if (!gpus_.empty()) {
-      text +=
-          fmt::format(", {} of {} layers on the GPUs", c.memory.n_gpu_layers, facts_.n_layer() + 1);
+      text += fmt::format(", {} of {} layers on the {}", c.memory.n_gpu_layers,
+                          facts_.n_layer() + 1, n_remote_ > 0 ? "workers" : "GPUs");
     }
     return text;
   }
@@ -187,6 +225,7 @@ class Planner {
   const HardwareInfo& hw_;
   const Limits& limits_;
   Budgets budgets_;
+  size_t n_remote_;
   std::vector<GpuMemory> gpus_;
   std::vector<int64_t> correction_;
 };
@@ -213,8 +252,11 @@ Result<FitPlan> PlanFit(const ModelFacts& facts, const PlanOptions& options, con
   ASSIGN_OR_RETURN(Planner::Candidate best, planner.Search());
   FitPlan plan;
   plan.budgets = planner.budgets();
+  for (const GpuMemory& g : planner.gpus()) {
+    plan.split.push_back(static_cast<double>(g.free ? g.free : g.total));
+  }
   bool from_probe = false;
-  if (!options.probe_model.empty()) {
+  if (!options.probe_model.empty() && options.remote.empty()) {
     for (int round = 0; round < kProbeRounds; ++round) {
       ASSIGN_OR_RETURN(MemoryBreakdown probed, Probe(options.probe_model, best.request));
       if (probed.devices.size() != best.memory.devices.size()) {
@@ -256,6 +298,7 @@ nlohmann::json ToJson(const FitPlan& plan) {
                         {"probe_note", plan.probe_note},
                         {"n_ctx", plan.request.n_ctx},
                         {"n_gpu_layers", plan.request.n_gpu_layers},
+                        {"split", plan.split},
                         {"budgets",
                          {{"ram", plan.budgets.ram},
                           {"gpus", plan.budgets.gpus},

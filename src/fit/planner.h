@@ -48,6 +48,12 @@ struct Budgets {
 // The budgets of `hw` under `limits`. Never fails (zero when nothing is known).
 Budgets ComputeBudgets(const HardwareInfo& hw, const Limits& limits);
 
+// A device of another machine (a `hangar worker`) layers may be placed on.
+struct RemoteDevice {
+  std::string name;     // "RPC0[10.0.0.2:50052]", as llama-server names it
+  uint64_t budget = 0;  // bytes the worker offers
+};
+
 struct PlanOptions {
   // The settings to plan. n_ctx 0 means the model's trained context.
   // n_gpu_layers is used as given unless auto_gpu_layers.
@@ -57,13 +63,23 @@ struct PlanOptions {
   bool max_context = false;
   // A local GGUF file of the model: confirm the answer with the probe.
   std::filesystem::path probe_model;
+  // Workers' devices, in llama-server's device order (before the local GPUs).
+  // With any, auto layers offload the fewest layers with which everything
+  // fits (this machine's RAM the rest; the offloaded ones cross the network
+  // on every token), split over the workers and GPUs in proportion to their
+  // budgets, as llama.cpp's --tensor-split does; the probe is not used (it
+  // sees no worker).
+  std::vector<RemoteDevice> remote;
 };
 
 struct FitPlan {
   bool fits = false;
   MemoryRequest request;   // the settings chosen: n_gpu_layers and n_ctx resolved
   MemoryBreakdown memory;  // what they need (the probe's figures when probed)
-  Budgets budgets;
+  Budgets budgets;         // gpus: the remote devices' first
+  // The share of each offload device (remote first, then GPUs) llama.cpp
+  // splits layers by: its --tensor-split.
+  std::vector<double> split;
   // Why it does not fit ("needs 9.8 GB of RAM, 6.1 GB usable within limits
   // (80% of 7.6 GB less 2 GB reserved)"), or what it takes when it does.
   std::string reason;

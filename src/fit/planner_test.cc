@@ -143,6 +143,44 @@ TEST(PlanFitTest, AutoLayersFillTwoGpusAsFarAsTheyGo) {
   }
 }
 
+TEST(PlanFitTest, WorkersTakeTheFewestLayersThatLetTheRestFitHere) {
+  const ModelFacts f = CatalogFacts("qwen2.5-coder-14b-q4");
+  const int32_t all = static_cast<int32_t>(f.n_layer()) + 1;
+  const HardwareInfo hw = Machine(8 * kGb);  // 4.4 GB budget: the model does not fit alone
+  PlanOptions o = Options(8192);
+  o.remote = {{"RPC0[a:1]", 3 * kGb}, {"RPC1[b:1]", 6 * kGb}};
+  Result<FitPlan> plan = PlanFit(f, o, hw, Limits{});
+  ASSERT_OK(plan);
+  EXPECT_TRUE(plan->fits) << plan->reason;
+  const int32_t ngl = plan->request.n_gpu_layers;
+  EXPECT_GT(ngl, 0);
+  EXPECT_LT(ngl, all);
+  ASSERT_EQ(plan->memory.devices.size(), 3u);
+  EXPECT_LE(plan->memory.HostTotal(), plan->budgets.ram);
+  EXPECT_EQ(plan->budgets.gpus, (std::vector<uint64_t>{3 * kGb, 6 * kGb}));
+  EXPECT_EQ(plan->split, (std::vector<double>{3e9, 6e9}));
+  EXPECT_EQ(plan->memory.devices[1].device, "RPC0[a:1]");
+  // Layers in proportion to the budgets: the larger worker holds more.
+  EXPECT_GT(plan->memory.devices[2].weights, plan->memory.devices[1].weights);
+  // With one layer fewer on the workers, something would not fit.
+  MemoryRequest fewer = plan->request;
+  fewer.n_gpu_layers = ngl - 1;
+  std::vector<GpuMemory> devices = {{"RPC0[a:1]", 3 * kGb, 3 * kGb},
+                                    {"RPC1[b:1]", 6 * kGb, 6 * kGb}};
+  Result<MemoryBreakdown> b = Estimate(f, fewer, devices);
+  ASSERT_OK(b);
+  EXPECT_TRUE(b->HostTotal() > plan->budgets.ram || b->devices[1].Total() > 3 * kGb ||
+              b->devices[2].Total() > 6 * kGb);
+  EXPECT_THAT(plan->reason, HasSubstr(fmt::format("{} of {} layers on the workers", ngl, all)));
+
+  // Workers too small: need vs what the worker offers.
+  o.remote = {{"RPC0[a:1]", 200 * 1000 * 1000}};
+  plan = PlanFit(f, o, hw, Limits{});
+  ASSERT_OK(plan);
+  EXPECT_FALSE(plan->fits);
+  EXPECT_THAT(plan->reason, HasSubstr("on RPC0[a:1], 200 MB offered by the worker"));
+}
+
 TEST(PlanFitTest, LargestContextGrowsWithMemoryAndIsTheLargest) {
   const ModelFacts f = CatalogFacts("llama3.1-8b-q4");
   uint32_t previous = 0;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -179,6 +180,14 @@ std::vector<std::string> RunnerCommandLine(const RunnerConfig& c, const std::str
   };
   if (c.threads > 0) {
     args.insert(args.end(), {"--threads", std::to_string(c.threads)});
+  }
+  if (!c.rpc_servers.empty()) {
+    args.insert(args.end(), {"--rpc", fmt::format("{}", fmt::join(c.rpc_servers, ","))});
+  }
+  if (!c.tensor_split.empty()) {
+    std::vector<std::string> shares;
+    for (double d : c.tensor_split) shares.push_back(fmt::format("{:.6g}", d));
+    args.insert(args.end(), {"--tensor-split", fmt::format("{}", fmt::join(shares, ","))});
   }
   if (!c.mmap) args.push_back("--no-mmap");
   if (c.embedding) args.push_back("--embedding");

@@ -32,13 +32,19 @@ struct RunnerConfig {
   std::filesystem::path model;
   std::optional<std::filesystem::path> mmproj;
   std::optional<std::filesystem::path> chat_template_file;  // Jinja replacing the model's
-  std::string alias;               // the name the model is served under
+  std::string alias;                                        // the name the model is served under
   std::filesystem::path socket;    // the Unix socket to listen on (".sock")
   std::filesystem::path log_file;  // the process's stdout and stderr
   uint32_t ctx_per_slot = 4096;
-  int parallel = 1;  // slots: requests decoded together
-  int threads = 0;   // 0: llama-server's default
-  int32_t n_gpu_layers = 0;
+  int parallel = 1;          // slots: requests decoded together
+  int threads = 0;           // 0: llama-server's default
+  int32_t n_gpu_layers = 0;  // layers on the workers and GPUs together
+  // Workers' RPC servers ("host:port"), as llama-server's --rpc; their devices
+  // come before the local GPUs.
+  std::vector<std::string> rpc_servers;
+  // The share of each offload device (workers' first), as --tensor-split;
+  // empty: llama.cpp's own (free memory).
+  std::vector<double> tensor_split;
   uint32_t n_batch = 2048;
   uint32_t n_ubatch = 512;
   std::string flash_attn = "auto";  // on, off, auto

@@ -1,6 +1,7 @@
 #include "runtime/scheduler.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -91,11 +92,21 @@ std::vector<uint64_t> Scheduler::UsedLocked() const {
   return used;
 }
 
-bool Scheduler::FitsLocked(const std::vector<uint64_t>& need) const {
+bool Scheduler::FitsLocked(const ModelLoad& load) const {
+  const std::vector<uint64_t>& need = load.memory;
   std::vector<uint64_t> used = UsedLocked();
   for (size_t i = 0; i < need.size(); ++i) {
     if (need[i] == 0) continue;
     if (i >= used.size() || used[i] + need[i] > options_.budgets[i]) return false;
+  }
+  for (const RemoteShare& share : load.remote) {
+    uint64_t held = 0;
+    for (const auto& [name, e] : entries_) {
+      for (const RemoteShare& r : e->load.remote) {
+        if (r.worker == share.worker) held += r.bytes;
+      }
+    }
+    if (held + share.bytes > share.capacity) return false;
   }
   return true;
 }
@@ -141,6 +152,14 @@ Result<Scheduler::Lease> Scheduler::Acquire(const ModelLoad& load, KeepAlive kee
           "{} needs {} of {} but the whole budget for models is {}; choose a smaller model, "
           "quantization or context, or raise [limits] in config.toml",
           load.name, FormatBytes(load.memory[i]), DeviceName(i), FormatBytes(budget)));
+    }
+  }
+
+  for (const RemoteShare& share : load.remote) {
+    if (share.bytes > share.capacity) {
+      return ResourceExhaustedError(fmt::format("{} needs {} on worker {}, which offers {}",
+                                                load.name, FormatBytes(share.bytes), share.worker,
+                                                FormatBytes(share.capacity)));
     }
   }
 
@@ -192,7 +211,7 @@ Result<Scheduler::Lease> Scheduler::Acquire(const ModelLoad& load, KeepAlive kee
         lease.keep_alive_ = keep_alive;
         return lease;
       }
-    } else if (FitsLocked(load.memory)) {
+    } else if (FitsLocked(load)) {
       auto e = std::make_shared<Entry>();
       e->load = load;
       RunnerConfig& rc = e->load.runner;
@@ -223,9 +242,13 @@ Result<Scheduler::Lease> Scheduler::Acquire(const ModelLoad& load, KeepAlive kee
       NoteLocked(
           load.name,
           fmt::format(
-              "loaded in {} ms (pid {}, {} slot(s) of {} tokens)",
+              "loaded in {} ms (pid {}, {} slot(s) of {} tokens{})",
               std::chrono::duration_cast<std::chrono::milliseconds>(e->load_duration).count(),
-              e->runner->pid(), config.parallel, config.ctx_per_slot));
+              e->runner->pid(), config.parallel, config.ctx_per_slot,
+              config.rpc_servers.empty()
+                  ? std::string()
+                  : fmt::format(", split over {} worker(s): {}", config.rpc_servers.size(),
+                                fmt::join(config.rpc_servers, ", "))));
       cv_.notify_all();
       if (shutdown_) return UnavailableError("the server is stopping");
       Lease lease;

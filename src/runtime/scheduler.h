@@ -38,12 +38,22 @@
 
 namespace hangar::runtime {
 
+// Memory a split model takes on a worker (see app/cluster_ops.h).
+struct RemoteShare {
+  std::string worker;     // "host:port"
+  uint64_t bytes = 0;     // on that worker
+  uint64_t capacity = 0;  // what the worker offers all models together
+};
+
 // What a request needs loaded.
 struct ModelLoad {
   std::string name;     // one runner per name (the model's id)
   RunnerConfig runner;  // binary, socket and log are set by the scheduler
   // Bytes on each device (RAM first, then each GPU) for all slots.
   std::vector<uint64_t> memory;
+  // Bytes on workers (a model split over machines): counted against each
+  // worker's capacity like the local budgets, across all loaded models.
+  std::vector<RemoteShare> remote;
 };
 
 struct SchedulerOptions {
@@ -150,7 +160,7 @@ class Scheduler {
   void Failed(const std::string& name, const std::shared_ptr<Runner>& runner);
   // The memory in use per device (loaded, loading and stopping runners). Requires mu_.
   std::vector<uint64_t> UsedLocked() const;
-  bool FitsLocked(const std::vector<uint64_t>& need) const;
+  bool FitsLocked(const ModelLoad& load) const;
   // Removes `name`'s entry; its runner is stopped by the caller outside the
   // lock (StopOutside). Requires mu_.
   std::shared_ptr<Runner> RemoveLocked(const std::string& name, std::string why);

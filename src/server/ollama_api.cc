@@ -261,7 +261,6 @@ Json WithPresetOptions(const std::optional<ModelPreset>& preset, const Json& opt
   return merged;
 }
 
-
 // /api/create's system, template and parameters as model preset fields.
 Result<ModelPreset> PresetFromCreate(const Json& b) {
   ModelPreset p;
@@ -307,7 +306,8 @@ Result<ModelPreset> PresetFromCreate(const Json& b) {
         {"seed", &ModelPreset::seed},
         {"num_predict", &ModelPreset::max_tokens},
         {"num_ctx", &ModelPreset::context_length}};
-    auto real = std::find_if(std::begin(kReal), std::end(kReal), [&](auto& f) { return f.first == key; });
+    auto real =
+        std::find_if(std::begin(kReal), std::end(kReal), [&](auto& f) { return f.first == key; });
     auto whole_field =
         std::find_if(std::begin(kWhole), std::end(kWhole), [&](auto& f) { return f.first == key; });
     if (real != std::end(kReal)) {
@@ -491,6 +491,7 @@ void Server::OllamaChat(Call& call) {
   if (g.status.ok() && call.res.stopping()->load()) {
     g.status = UnavailableError("the server is stopping");
   }
+  if (g.status.code() == StatusCode::kUnavailable) g.status = WithLostWorkers(*plan, g.status);
   *lease = runtime::Scheduler::Lease();  // the slot is free before the last line goes out
   g.timings.total_us = call.ElapsedNs() / 1000;
   RecordUsage(*plan, is_chat ? runtime::RequestKind::kChat : runtime::RequestKind::kGenerate,
@@ -535,7 +536,8 @@ static Result<Json> FitInputs(runtime::Scheduler::Lease& lease, const Json& inpu
                               bool truncate, Response& res) {
   Json out = Json::array();
   for (const Json& input : inputs) {
-    if (!input.is_string()) return InvalidArgumentError("input must be a string or a list of strings");
+    if (!input.is_string())
+      return InvalidArgumentError("input must be a string or a list of strings");
     const std::string& text = input.get_ref<const std::string&>();
     // A token is at least one byte, plus the few special ones the model adds.
     if (text.size() + 4 <= limit) {
@@ -543,7 +545,8 @@ static Result<Json> FitInputs(runtime::Scheduler::Lease& lease, const Json& inpu
       continue;
     }
     Json req = {{"content", text}, {"add_special", true}, {"parse_special", false}};
-    auto reply = CallRunner(lease.runner(), "/tokenize", req, res, [](std::string_view) { return true; });
+    auto reply =
+        CallRunner(lease.runner(), "/tokenize", req, res, [](std::string_view) { return true; });
     if (!reply.ok()) return reply.status();
     Json body = Json::parse(reply->body, nullptr, false);
     if (reply->status != 200 || body.is_discarded() || !body.contains("tokens")) {
@@ -621,7 +624,8 @@ void Server::OllamaEmbed(Call& call) {
   if (!lease.ok()) return call.Error(lease.status());
   const int64_t load_ns = lease->loaded_now() ? lease->load_duration().count() : 0;
   const runtime::RunnerConfig& rc = plan->load.runner;
-  auto fitted = FitInputs(*lease, input, std::min(rc.ctx_per_slot, rc.n_ubatch), truncate, call.res);
+  auto fitted =
+      FitInputs(*lease, input, std::min(rc.ctx_per_slot, rc.n_ubatch), truncate, call.res);
   if (!fitted.ok()) return call.Error(fitted.status());
   EmbedResult r = EmbedOn(*lease, *fitted, call.res);
   // Fewer dimensions: the first ones, normalised again (as Ollama does).
@@ -752,11 +756,11 @@ void Server::OllamaShow(Call& call) {
   auto value = [&](const char* key, auto fallback) {
     return defaults.contains(key) ? defaults[key].dump() : fmt::format("{}", fallback);
   };
-  std::string parameters = fmt::format(
-      "temperature {}\ntop_p {}\ntop_k {}\nmin_p {}\nrepeat_penalty {}\nnum_ctx {}",
-      value("temperature", sp.temperature), value("top_p", sp.top_p), value("top_k", sp.top_k),
-      value("min_p", sp.min_p), value("repeat_penalty", sp.repeat_penalty),
-      plan->load.runner.ctx_per_slot);
+  std::string parameters =
+      fmt::format("temperature {}\ntop_p {}\ntop_k {}\nmin_p {}\nrepeat_penalty {}\nnum_ctx {}",
+                  value("temperature", sp.temperature), value("top_p", sp.top_p),
+                  value("top_k", sp.top_k), value("min_p", sp.min_p),
+                  value("repeat_penalty", sp.repeat_penalty), plan->load.runner.ctx_per_slot);
   for (const char* key : {"seed", "num_predict"}) {
     if (defaults.contains(key)) parameters += fmt::format("\n{} {}", key, defaults[key].dump());
   }

@@ -81,7 +81,8 @@ void Server::OpenAiChat(Call& call) {
   }
   const int64_t load_us = lease->loaded_now() ? lease->load_duration().count() / 1000 : 0;
   // Progress events (dropped below, never sent on) for a long prompt.
-  if (stream && WantsPromptProgress(call.req.body.size(), lease->runner())) body["return_progress"] = true;
+  if (stream && WantsPromptProgress(call.req.body.size(), lease->runner()))
+    body["return_progress"] = true;
   runtime::Timings timings;
   int64_t first_ns = 0;
   bool began = false;
@@ -123,10 +124,10 @@ void Server::OpenAiChat(Call& call) {
     if (reply.status().code() != StatusCode::kCancelled) lease->ReportFailure();
     outcome = reply.status().code() == StatusCode::kCancelled
                   ? reply.status()
-                  : UnavailableError(fmt::format(
-                        "the runner of {} stopped answering ({}); it is restarted on the next "
-                        "request",
-                        plan->display, reply.status().message()));
+                  : WithLostWorkers(*plan, UnavailableError(fmt::format(
+                                               "the runner of {} stopped answering ({}); it is "
+                                               "restarted on the next request",
+                                               plan->display, reply.status().message())));
   } else if (!began) {
     // A whole answer: a completion, or the runner's error in OpenAI's shape.
     Json whole = Json::parse(reply->body, nullptr, false);

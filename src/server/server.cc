@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -504,12 +505,18 @@ void Server::Handle(const wire::HttpRequest& req, const Peer& peer, Response& re
 Result<app::ServePlan> Server::PlanFor(const std::string& model, bool embeddings, uint32_t ctx) {
   // Planning reads the model's header and runs the fit planner (milliseconds):
   // done once per model and state snapshot, not once per request.
+  // A split plan is made again when a worker's state changes.
   ASSIGN_OR_RETURN(std::shared_ptr<const app::Snapshot> snapshot, app_->core().snapshot());
+  ASSIGN_OR_RETURN(std::shared_ptr<runtime::Cluster> cluster, app_->cluster().cluster());
   const auto key = std::make_tuple(model, embeddings, ctx);
   {
     std::lock_guard lock(plans_mu_);
     auto it = plans_.find(key);
-    if (it != plans_.end() && it->second.generation == snapshot->generation) return it->second.plan;
+    if (it != plans_.end() && it->second.generation == snapshot->generation &&
+        (!it->second.plan.split ||
+         (cluster && it->second.cluster_generation == cluster->generation()))) {
+      return it->second.plan;
+    }
   }
   app::ServeQuery q;
   q.model = model;
@@ -518,8 +525,27 @@ Result<app::ServePlan> Server::PlanFor(const std::string& model, bool embeddings
   ASSIGN_OR_RETURN(app::ServePlan plan, app_->serve().Plan(q, options_.settings));
   std::lock_guard lock(plans_mu_);
   if (plans_.size() > 256) plans_.clear();
-  plans_[key] = CachedPlan{snapshot->generation, plan};
+  plans_[key] = CachedPlan{snapshot->generation, cluster ? cluster->generation() : 0, plan};
   return plan;
+}
+
+Status Server::WithLostWorkers(const app::ServePlan& plan, const Status& status) {
+  if (!plan.split) return status;
+  std::vector<std::string> lost;
+  for (const runtime::WorkerStatus& w :
+       app_->cluster().Status().value_or(std::vector<runtime::WorkerStatus>{})) {
+    const bool used =
+        std::any_of(plan.split->workers.begin(), plan.split->workers.end(),
+                    [&](const runtime::WorkerStatus& u) { return u.endpoint == w.endpoint; });
+    if (used && w.state != runtime::WorkerState::kUp) {
+      lost.push_back(fmt::format("worker {} is {} ({})", w.endpoint,
+                                 runtime::WorkerStateName(w.state), w.error));
+    }
+  }
+  if (lost.empty()) return status;
+  Log(LogLevel::kWarning, "serve: {} lost: {}", plan.display, fmt::join(lost, "; "));
+  return Status(status.code(), fmt::format("{}; {}: the next load places the model without it",
+                                           status.message(), fmt::join(lost, "; ")));
 }
 
 Result<runtime::Scheduler::Lease> Server::AcquireFor(const app::ServePlan& plan,
@@ -615,7 +641,8 @@ void Server::SendAsset(Call& call, std::string_view path) {
     return;
   }
   if (call.req.Header("Accept-Encoding").find("gzip") == std::string_view::npos) {
-    return call.Error(406, "the console is served gzip-compressed; this client does not accept gzip");
+    return call.Error(406,
+                      "the console is served gzip-compressed; this client does not accept gzip");
   }
   headers.emplace_back("Content-Encoding", "gzip");
   call.res.Send(200, asset->mime, asset->gzip, std::move(headers));

@@ -88,6 +88,9 @@ class Server {
   // Shared by the routes.
   // `ctx`: a request's context per slot (Ollama's num_ctx); 0: the planner's.
   Result<app::ServePlan> PlanFor(const std::string& model, bool embeddings, uint32_t ctx = 0);
+  // `status` (a runner that stopped answering) naming the workers of a split
+  // model that are gone (they are marked down: the next plan leaves them out).
+  Status WithLostWorkers(const app::ServePlan& plan, const Status& status);
   Result<runtime::Scheduler::Lease> AcquireFor(const app::ServePlan& plan,
                                                runtime::KeepAlive keep_alive, Response& response);
   void RecordUsage(const app::ServePlan& plan, runtime::RequestKind kind, const Status& outcome,
@@ -172,7 +175,8 @@ class Server {
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Metrics> metrics_;
   struct CachedPlan {
-    uint64_t generation = 0;  // of the snapshot it was planned on
+    uint64_t generation = 0;          // of the snapshot it was planned on
+    uint64_t cluster_generation = 0;  // of the workers' states it was planned with
     app::ServePlan plan;
   };
   std::mutex plans_mu_;  // guards plans_
