@@ -14,6 +14,7 @@
 //   serve()     what `hangar serve` runs, and its records    (serve_ops.h)
 //   quantize()  llama.cpp's quantizer                       (quantize_ops.h)
 //   convert()   Hugging Face checkpoints to GGUF             (convert_ops.h)
+//   mirror()    this store served to other machines         (mirror_ops.h)
 //   jobs()      the long operations running or finished     (jobs.h)
 //
 // Side effects come in through Deps (environment, clock, NVML, the root of
@@ -32,6 +33,7 @@
 #include "app/downloads.h"
 #include "app/fit_ops.h"
 #include "app/jobs.h"
+#include "app/mirror_ops.h"
 #include "app/model_ops.h"
 #include "app/profile_ops.h"
 #include "app/pull_ops.h"
@@ -66,6 +68,7 @@ class App {
   Downloads& downloads() { return parts_->downloads; }
   QuantizeOps& quantize() { return parts_->quantize; }
   ConvertOps& convert() { return parts_->convert; }
+  MirrorOps& mirror() { return parts_->mirror; }
   JobRegistry& jobs() { return parts_->core.jobs(); }
 
  private:
@@ -88,6 +91,7 @@ class App {
     Downloads downloads;
     QuantizeOps quantize;
     ConvertOps convert;
+    MirrorOps mirror;
   };
   std::unique_ptr<Parts> parts_;
 };
