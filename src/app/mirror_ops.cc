@@ -123,6 +123,8 @@ Result<HfMirrorRevision> MirrorOps::HfRevision(std::string_view repo, std::strin
   RETURN_IF_ERROR(store::ValidateRepoPath(revision));
   ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> s, core_->snapshot());
   const store::HfCache cache(s->paths.hf_hub_cache);
+  // "HEAD" is the default branch (what @huggingface/hub's modelInfo asks for).
+  if (revision == "HEAD") revision = "main";
   std::string commit(revision);
   if (!IsCommit(revision)) {
     ASSIGN_OR_RETURN(std::optional<std::string> c, cache.ReadRef(repo, revision));

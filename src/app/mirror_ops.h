@@ -105,8 +105,8 @@ class MirrorOps {
 
   // Whether the store holds a recorded file of `repo` (any revision).
   bool HasHfRepository(std::string_view repo);
-  // The recorded files of `repo` at `revision` (a branch in refs/, or a
-  // commit). InvalidArgument for a malformed repo id or revision; NotFound
+  // The recorded files of `repo` at `revision` (a branch in refs/, "HEAD"
+  // for main, or a commit). InvalidArgument for a malformed repo id or revision; NotFound
   // when the store has no such revision of it.
   Result<HfMirrorRevision> HfRevision(std::string_view repo, std::string_view revision);
 
