@@ -127,10 +127,11 @@ void AddServe(CLI::App& sub, Context& ctx) {
                "(OLLAMA_REGISTRY=http://HOST:PORT)");
   CLI::Option* upstream =
       sub.add_option("--mirror-upstream", f->mirror_upstream,
-                     "With --mirror: fetch what the store lacks, once, from URL (a hub; default\n"
+                     "--mirror, and what the store lacks is fetched once from URL (a hub; default\n"
                      "HF_ENDPOINT, else https://huggingface.co) and from OLLAMA_REGISTRY (else\n"
-                     "registry.ollama.ai), verify and keep it, then serve it")
-          ->expected(0, 1);
+                     "registry.ollama.ai), verified and kept, then served")
+          ->expected(0, 1)
+          ->type_name("[URL]");
   sub.callback([&ctx, f, upstream] {
     server::ServeOptions o;
     const Environment& env = ctx.app().core().env();
