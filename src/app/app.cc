@@ -16,7 +16,8 @@ App::Parts::Parts(Deps deps)
       settings(&core),
       downloads(&core, &pulls),
       quantize(&core, &store),
-      convert(&core, &store, &quantize) {}
+      convert(&core, &store, &quantize),
+      mirror(&core, &pulls) {}
 
 App::App(Deps deps) : parts_(std::make_unique<Parts>(std::move(deps))) {}
 

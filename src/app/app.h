@@ -15,6 +15,7 @@
 //   quantize()  llama.cpp's quantizer                       (quantize_ops.h)
 //   convert()   Hugging Face checkpoints to GGUF             (convert_ops.h)
 //   cluster()   workers and models split over machines      (cluster_ops.h)
+//   mirror()    this store served to other machines         (mirror_ops.h)
 //   jobs()      the long operations running or finished     (jobs.h)
 //
 // Side effects come in through Deps (environment, clock, NVML, the root of
@@ -34,6 +35,7 @@
 #include "app/downloads.h"
 #include "app/fit_ops.h"
 #include "app/jobs.h"
+#include "app/mirror_ops.h"
 #include "app/model_ops.h"
 #include "app/profile_ops.h"
 #include "app/pull_ops.h"
@@ -69,6 +71,7 @@ class App {
   QuantizeOps& quantize() { return parts_->quantize; }
   ConvertOps& convert() { return parts_->convert; }
   ClusterOps& cluster() { return parts_->cluster; }
+  MirrorOps& mirror() { return parts_->mirror; }
   JobRegistry& jobs() { return parts_->core.jobs(); }
 
  private:
@@ -92,6 +95,7 @@ class App {
     Downloads downloads;
     QuantizeOps quantize;
     ConvertOps convert;
+    MirrorOps mirror;
   };
   std::unique_ptr<Parts> parts_;
 };

@@ -21,10 +21,27 @@ namespace fs = std::filesystem;
 
 std::atomic<uint64_t> sparse_counter{0};
 
-fetch::Puller MakePuller(Core& core, const Paths& p) {
-  return fetch::Puller(core.http(), core.env(),
+// The process environment with HF_ENDPOINT replaced (PullQuery::hf_endpoint).
+class EndpointEnvironment final : public Environment {
+ public:
+  EndpointEnvironment(const Environment& base, std::string endpoint)
+      : base_(base), endpoint_(std::move(endpoint)) {}
+  std::optional<std::string> Get(std::string_view name) const override {
+    if (name == "HF_ENDPOINT" && !endpoint_.empty()) return endpoint_;
+    return base_.Get(name);
+  }
+
+ private:
+  const Environment& base_;
+  std::string endpoint_;
+};
+
+fetch::Puller MakePuller(Core& core, const Paths& p, const Environment& env) {
+  return fetch::Puller(core.http(), env,
                        fetch::PullStores{p.hf_hub_cache, p.data_dir, p.ollama_models});
 }
+
+fetch::Puller MakePuller(Core& core, const Paths& p) { return MakePuller(core, p, core.env()); }
 
 }  // namespace
 
@@ -82,7 +99,8 @@ Result<PullReport> PullOps::Pull(const PullQuery& query, const PullCallbacks& ca
   }
   if (query.connections == 0) options.download.connections = c.downloads().connections;
 
-  fetch::Puller puller = MakePuller(*core_, p);
+  const EndpointEnvironment env(core_->env(), query.hf_endpoint);
+  fetch::Puller puller = MakePuller(*core_, p, env);
   PullReport report;
   say("resolving " + target.source->Canonical());
   ASSIGN_OR_RETURN(report.plan, puller.Plan(*target.source, options));

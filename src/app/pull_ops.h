@@ -32,6 +32,7 @@ struct PullQuery {
   int connections = 0;          // 0: [downloads] connections of config.toml
   bool force = false;           // pull even when the model does not fit this machine
   bool skip_fit_check = false;  // do not read the remote header at all
+  std::string hf_endpoint;      // the hub to pull from; empty: HF_ENDPOINT (a mirror's upstream)
 };
 
 struct PullCallbacks {

@@ -1,6 +1,7 @@
 // hangar serve
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -71,7 +72,19 @@ struct ServeFlags {
   bool quiet = false;
   std::string max_memory;
   int header_timeout_s = 10;
+  bool mirror = false;
+  std::string mirror_upstream;
 };
+
+// The address other machines reach `host` by: this machine's name for a
+// wildcard bind.
+std::string ReachableHost(const std::string& host) {
+  if (host == "0.0.0.0" || host == "::" || host == "[::]") {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') return name;
+  }
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
 
 }  // namespace
 
@@ -108,7 +121,18 @@ void AddServe(CLI::App& sub, Context& ctx) {
   sub.add_option("--header-timeout", f->header_timeout_s,
                  "Seconds a client has to send a request's header (slow clients are cut off)")
       ->check(CLI::Range(1, 3600));
-  sub.callback([&ctx, f] {
+  sub.add_flag("--mirror", f->mirror,
+               "Also serve this store's models to other machines, read-only, as a Hugging Face\n"
+               "hub (HF_ENDPOINT=http://HOST:PORT) and an Ollama registry\n"
+               "(OLLAMA_REGISTRY=http://HOST:PORT)");
+  CLI::Option* upstream =
+      sub.add_option("--mirror-upstream", f->mirror_upstream,
+                     "--mirror, and what the store lacks is fetched once from URL (a hub; default\n"
+                     "HF_ENDPOINT, else https://huggingface.co) and from OLLAMA_REGISTRY (else\n"
+                     "registry.ollama.ai), verified and kept, then served")
+          ->expected(0, 1)
+          ->type_name("[URL]");
+  sub.callback([&ctx, f, upstream] {
     server::ServeOptions o;
     const Environment& env = ctx.app().core().env();
     if (auto h = env.Get("HANGAR_HOST"); h && !h->empty()) {
@@ -143,6 +167,9 @@ void AddServe(CLI::App& sub, Context& ctx) {
       if (!bytes.ok()) return ctx.Fail(bytes.status());
       o.settings.max_memory = *bytes;
     }
+    o.mirror = f->mirror || upstream->count() > 0;
+    o.mirror_settings.upstream = upstream->count() > 0;
+    o.mirror_settings.hf_endpoint = f->mirror_upstream;
 
     // SIGINT and SIGTERM are taken by sigwait below, in every thread.
     sigset_t stop_signals;
@@ -156,10 +183,30 @@ void AddServe(CLI::App& sub, Context& ctx) {
     std::string url = fmt::format(
         "http://{}:{}", o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host,
         srv.port());
+    // A mirror says what other machines set to pull from it.
+    const std::string reach = fmt::format("http://{}:{}", ReachableHost(o.host), srv.port());
+    std::string from = "only what this store holds";
+    if (o.mirror_settings.upstream) {
+      const std::string hub = !o.mirror_settings.hf_endpoint.empty()
+                                  ? o.mirror_settings.hf_endpoint
+                                  : env.Get("HF_ENDPOINT").value_or("https://huggingface.co");
+      from = fmt::format("what this store lacks is fetched once from {} and {}", hub,
+                         env.Get("OLLAMA_REGISTRY").value_or("https://registry.ollama.ai"));
+    }
     if (ctx.json) {
-      ctx.PrintJson({{"listening", url}, {"port", srv.port()}});
+      nlohmann::json j = {{"listening", url}, {"port", srv.port()}};
+      if (o.mirror) {
+        j["mirror"] = {{"HF_ENDPOINT", reach}, {"OLLAMA_REGISTRY", reach}, {"serves", from}};
+      }
+      ctx.PrintJson(j);
     } else {
       ctx.Print(fmt::format("hangar serve: listening on {}\n", url));
+      if (o.mirror) {
+        ctx.Print(fmt::format(
+            "hangar serve: mirror on ({}); on other machines set HF_ENDPOINT={} and "
+            "OLLAMA_REGISTRY={}{}\n",
+            from, reach, reach, o.api_key.empty() ? "" : ", and HF_TOKEN to the API key"));
+      }
     }
     ctx.out->flush();
     int sig = 0;

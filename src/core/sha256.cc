@@ -78,4 +78,23 @@ bool IsSha256Hex(std::string_view text) {
   return true;
 }
 
+std::string GitBlobSha1(std::string_view content) {
+  const std::string header = "blob " + std::to_string(content.size()) + std::string(1, '\0');
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr);
+  EVP_DigestUpdate(ctx, header.data(), header.size());
+  EVP_DigestUpdate(ctx, content.data(), content.size());
+  EVP_DigestFinal_ex(ctx, digest, &n);
+  EVP_MD_CTX_free(ctx);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
 }  // namespace hangar

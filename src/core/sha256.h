@@ -36,6 +36,10 @@ class Sha256 {
 // Hex SHA-256 of a whole file. NotFound / Unavailable on I/O errors.
 Result<std::string> Sha256File(const std::filesystem::path& path);
 
+// Git's object id of a blob holding `content`: the hex SHA-1 of
+// "blob <size>\0" + content (what the Hugging Face hub calls a file's oid).
+std::string GitBlobSha1(std::string_view content);
+
 // True for 64 hex digits (either case).
 bool IsSha256Hex(std::string_view text);
 

@@ -37,5 +37,11 @@ TEST(Sha256Test, HexCheck) {
   EXPECT_FALSE(IsSha256Hex(std::string(64, 'g')));
 }
 
+// Known ids (`git hash-object`).
+TEST(Sha256Test, GitBlobSha1) {
+  EXPECT_EQ(GitBlobSha1(""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+  EXPECT_EQ(GitBlobSha1("hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");
+}
+
 }  // namespace
 }  // namespace hangar

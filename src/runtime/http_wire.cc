@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -282,6 +283,34 @@ Status Socket::WriteAll(std::span<const std::string_view> pieces) {
   return Status::Ok();
 }
 
+Status Socket::SendFile(int file_fd, uint64_t offset, uint64_t length,
+                        std::chrono::milliseconds stall) {
+  if (fd_ < 0) return UnavailableError("connection closed");
+  // Large calls keep the system calls few; the kernel moves what the
+  // socket's buffer takes and says how much.
+  constexpr uint64_t kMaxPerCall = 1ull << 30;
+  auto off = static_cast<off_t>(offset);
+  deadline_ = After(stall);
+  while (length > 0) {
+    ssize_t n = ::sendfile(fd_, file_fd, &off, static_cast<size_t>(std::min(length, kMaxPerCall)));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        RETURN_IF_ERROR(Wait(POLLOUT));
+        continue;
+      }
+      if (errno == EPIPE || errno == ECONNRESET) {
+        return UnavailableError("connection closed by the peer");
+      }
+      return UnavailableError(fmt::format("sendfile: {}", std::strerror(errno)));
+    }
+    if (n == 0) return DataLossError("the file ended before the bytes announced were sent");
+    length -= static_cast<uint64_t>(n);
+    deadline_ = After(stall);
+  }
+  return Status::Ok();
+}
+
 Status Socket::WriteAll(std::string_view data) {
   const std::string_view one[] = {data};
   return WriteAll(one);
@@ -394,6 +423,20 @@ Status WriteResponse(Socket& socket, int status, const HeaderList& headers, std:
     res.prepare_payload();
     http::write(stream, res, ec);
   }
+  if (ec) return stream.Failure(ec, StatusCode::kUnavailable, "write");
+  return Status::Ok();
+}
+
+Status WriteResponseHead(Socket& socket, int status, const HeaderList& headers,
+                         uint64_t content_length, bool keep_alive) {
+  Stream stream(&socket);
+  error_code ec;
+  http::response<http::empty_body> res{static_cast<http::status>(status), 11};
+  SetHeaders(res, headers);
+  res.keep_alive(keep_alive);
+  res.content_length(content_length);
+  http::response_serializer<http::empty_body> sr{res};
+  http::write_header(stream, sr, ec);
   if (ec) return stream.Failure(ec, StatusCode::kUnavailable, "write");
   return Status::Ok();
 }

@@ -92,6 +92,12 @@ class Socket {
   // Writes all of `pieces` with as few system calls as the kernel allows
   // (sendmsg with one buffer per piece). Errors as WriteAll.
   Status WriteAll(std::span<const std::string_view> pieces);
+  // Writes `length` bytes of the open file `file_fd` from `offset`, straight
+  // from the page cache (sendfile): no copy through user space. Each write
+  // that moves bytes pushes the deadline `stall` ahead, so a long transfer
+  // ends only when it stops moving. Errors as WriteAll; DataLoss when the
+  // file ends before `length` bytes (it was truncated meanwhile).
+  Status SendFile(int file_fd, uint64_t offset, uint64_t length, std::chrono::milliseconds stall);
   // Without waiting: whether the other end has closed or reset the
   // connection. Bytes it sent and nobody read yet do not count.
   bool PeerClosed() const;
@@ -147,6 +153,11 @@ class RequestReader {
 // has no body). Errors of Socket::WriteAll.
 Status WriteResponse(Socket& socket, int status, const HeaderList& headers, std::string_view body,
                      bool keep_alive, bool head = false);
+
+// Writes a response's head alone, announcing `content_length` body bytes
+// that the caller sends next (Socket::SendFile). Errors of Socket::WriteAll.
+Status WriteResponseHead(Socket& socket, int status, const HeaderList& headers,
+                         uint64_t content_length, bool keep_alive);
 
 // A response whose body is sent in pieces as they come (chunked transfer).
 class ChunkedWriter {

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -117,6 +118,22 @@ bool Response::Send(int status, std::string_view content_type, std::string_view 
   return s.ok();
 }
 
+bool Response::SendFile(int status, std::string_view content_type, int fd, uint64_t offset,
+                        uint64_t length, wire::HeaderList headers) {
+  if (sent()) return false;
+  sent_ = true;
+  status_ = status;
+  socket_->set_deadline(wire::After(kWriteTimeout));
+  Status s = wire::WriteResponseHead(*socket_, status, WithExtra(std::move(headers), content_type),
+                                     length, keep_alive());
+  if (s.ok() && request_->method != "HEAD" && length > 0) {
+    s = socket_->SendFile(fd, offset, length, kWriteTimeout);
+    if (s.ok()) bytes_ += length;
+  }
+  if (!s.ok()) gone_ = true;
+  return s.ok();
+}
+
 bool Response::Begin(int status, std::string_view content_type, wire::HeaderList headers) {
   if (sent()) return false;
   status_ = status;
@@ -182,6 +199,7 @@ Status HttpServer::Start() {
         "cannot listen on \"{}\": give an IP address (127.0.0.1, 0.0.0.0, ::1) or localhost",
         options_.host));
   }
+  ::signal(SIGPIPE, SIG_IGN);
   int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return UnavailableError(fmt::format("socket: {}", std::strerror(errno)));
   int one = 1;

@@ -45,6 +45,13 @@ class Response {
   // A whole answer. Returns false when the client has gone.
   bool Send(int status, std::string_view content_type, std::string_view body,
             wire::HeaderList headers = {});
+  // An answer whose body is `length` bytes of the open file `fd` from
+  // `offset`, sent by the kernel from the page cache (sendfile: no copy and
+  // no buffer in this process, whatever the file's size); no body for a HEAD
+  // request. Returns false when the client has gone or the file ended early
+  // (the connection is then closed: the client sees a short body).
+  bool SendFile(int status, std::string_view content_type, int fd, uint64_t offset,
+                uint64_t length, wire::HeaderList headers = {});
   // A streamed answer: Begin once, then Write pieces, then End.
   bool Begin(int status, std::string_view content_type, wire::HeaderList headers = {});
   bool Write(std::string_view piece);
@@ -109,7 +116,9 @@ class HttpServer {
   HttpServer(HttpServerOptions options, Handler handler);
   ~HttpServer();  // Stop()
 
-  // Binds and starts accepting. Errors: Unavailable (address in use, bad
+  // Binds and starts accepting (and ignores SIGPIPE in the process: a
+  // client gone during Response::SendFile is an error, not the process's
+  // end). Errors: Unavailable (address in use, bad
   // host), InvalidArgument (host not an IP address or "localhost").
   Status Start();
   uint16_t port() const { return port_; }

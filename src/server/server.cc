@@ -16,6 +16,30 @@
 namespace hangar::server {
 namespace {
 
+// Whether `path` matches a route's pattern ("/{repo}/resolve/{path}"): each
+// {part} stands for a non-empty run of characters. The literal pieces are
+// found left to right, each at its first place after the run before it.
+bool PatternMatch(std::string_view pattern, std::string_view path) {
+  std::vector<std::string_view> literals;
+  for (size_t at = 0;;) {
+    const size_t open = pattern.find('{', at);
+    literals.push_back(pattern.substr(at, open == std::string_view::npos ? open : open - at));
+    if (open == std::string_view::npos) break;
+    at = pattern.find('}', open) + 1;
+  }
+  if (path.rfind(literals.front(), 0) != 0) return false;
+  size_t pos = literals.front().size();
+  for (size_t i = 1; i + 1 < literals.size(); ++i) {
+    const size_t found = path.find(literals[i], pos + 1);
+    if (found == std::string_view::npos) return false;
+    pos = found + literals[i].size();
+  }
+  const std::string_view last = literals.back();
+  return literals.size() == 1 ? path.size() == pos
+                              : path.size() >= pos + 1 + last.size() &&
+                                    path.substr(path.size() - last.size()) == last;
+}
+
 bool IsLoopbackHost(std::string_view host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]" ||
          host.rfind("127.", 0) == 0;
@@ -357,6 +381,11 @@ const std::vector<Server::Route>& Server::Routes() {
       {"GET", "/api/hardware", false, &Server::HardwareRoute},
       {"GET", "/api/events", false, &Server::Events},
       {"GET", "/api/openapi.json", false, &Server::OpenApi},
+      {"GET", "/api/models/", false, &Server::MirrorHubApi, false, true},
+      {"GET", "/v2/", false, &Server::MirrorRegistry, false, true},
+      {"HEAD", "/v2/", false, &Server::MirrorRegistry, false, true},
+      {"GET", "/{repo}/resolve/{path}", false, &Server::MirrorResolve, false, true},
+      {"HEAD", "/{repo}/resolve/{path}", false, &Server::MirrorResolve, false, true},
   };
   return routes;
 }
@@ -388,6 +417,7 @@ Status Server::Start() {
   security_.api_key = options_.api_key;
   security_.allowed_origins = options_.origins;
   security_.allow_writes = options_.allow_writes;
+  if (options_.mirror) app_->mirror().Configure(options_.mirror_settings);
   char hostname[256] = {};
   if (::gethostname(hostname, sizeof hostname - 1) == 0) security_.hostname = hostname;
 
@@ -461,7 +491,9 @@ void Server::Handle(const wire::HttpRequest& req, const Peer& peer, Response& re
   const Route* route = nullptr;
   bool path_known = false;
   for (const Route& r : Routes()) {
-    bool match = r.path.back() == '/' && r.path.size() > 1
+    if (r.mirror && !options_.mirror) continue;
+    bool match = r.path.find('{') != std::string::npos ? PatternMatch(r.path, path)
+                 : r.path.back() == '/' && r.path.size() > 1
                      ? path.rfind(r.path, 0) == 0 && path.size() > r.path.size()
                      : path == r.path;
     if (!match) continue;

@@ -44,6 +44,11 @@ struct ServeOptions {
   app::ServeSettings settings;       // slots, queue, keep-alive, load timeout
   HttpServerOptions http;            // limits and timeouts (host/port set from above)
   bool access_log = true;            // a line per request on stderr
+  // Also answer as a Hugging Face hub and an Ollama registry from this
+  // store (mirror_api.cc, app/mirror_ops.h), read-only; with `mirror_settings.upstream`
+  // what the store lacks is fetched once from upstream.
+  bool mirror = false;
+  app::MirrorSettings mirror_settings;
 };
 
 // The HTTP status for a Status (one place for the whole server).
@@ -161,6 +166,10 @@ class Server {
   void HardwareRoute(Call& call);
   void Events(Call& call);
   void OpenApi(Call& call);
+  // The mirror (mirror_api.cc): a hub's and a registry's read routes.
+  void MirrorHubApi(Call& call);
+  void MirrorResolve(Call& call);
+  void MirrorRegistry(Call& call);
   // Hangar's own.
   void Root(Call& call);
   void WebPage(Call& call);

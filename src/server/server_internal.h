@@ -68,12 +68,16 @@ struct Server::Call {
 
 struct Server::Route {
   std::string method;
-  std::string path;  // exact, or a prefix when it ends with '/'
+  // Exact; a prefix when it ends with '/'; with "{name}" parts, a pattern
+  // whose parts each match any non-empty run of characters ('/' included).
+  std::string path;
   bool writes = false;
   void (Server::*handler)(Call&);
   // A page of the web console: open without the API key (it holds no data;
   // the console asks for the key and sends it with its API calls).
   bool page = false;
+  // A route of `hangar serve --mirror` only (unknown otherwise).
+  bool mirror = false;
 };
 
 // Prometheus counters and histograms.
