@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -156,6 +157,10 @@ void AddCluster(CLI::App& sub, Context& ctx) {
   sub.callback([&ctx] {
     auto statuses = ctx.app().cluster().Status();
     if (!statuses.ok()) return ctx.Fail(statuses.status());
+    const bool all_up = std::all_of(
+        statuses->begin(), statuses->end(),
+        [](const runtime::WorkerStatus& w) { return w.state == runtime::WorkerState::kUp; });
+    if (!all_up) ctx.exit_code = kExitFailure;
     if (ctx.json) {
       nlohmann::json workers = nlohmann::json::array();
       for (const auto& w : *statuses) workers.push_back(runtime::ToJson(w));
@@ -170,10 +175,8 @@ void AddCluster(CLI::App& sub, Context& ctx) {
     Table t({"WORKER", "STATE", "DEVICES", "OFFERED", "IN USE", "CLIENTS", "LATENCY"},
             {Table::Align::kLeft, Table::Align::kLeft, Table::Align::kLeft, Table::Align::kRight,
              Table::Align::kRight, Table::Align::kRight, Table::Align::kRight});
-    int up = 0;
     for (const auto& w : *statuses) {
       const bool is_up = w.state == runtime::WorkerState::kUp;
-      up += is_up ? 1 : 0;
       std::string state(runtime::WorkerStateName(w.state));
       t.AddRow({w.endpoint, is_up ? ctx.style.Green(state) : ctx.style.Red(state + ": " + w.error),
                 is_up ? DevicesText(w) : "-", is_up ? Mem(w.capacity) : "-",
@@ -181,7 +184,6 @@ void AddCluster(CLI::App& sub, Context& ctx) {
                 is_up ? fmt::format("{:.1f} ms", w.latency_ms) : "-"});
     }
     ctx.Print(t.Render(ctx.style));
-    if (up < static_cast<int>(statuses->size())) ctx.exit_code = kExitFailure;
   });
 }
 
