@@ -148,12 +148,14 @@ class ClusterTest : public ::testing::Test {
   }
 
   // `hangar worker --port PORT --mem MEM`; its RPC port (0 on failure).
-  int StartWorker(const std::string& mem, int port = 0, int* pid = nullptr) {
+  int StartWorker(const std::string& mem, int port = 0, int* pid = nullptr, bool cache = false) {
     const fs::path out = home_ / fmt::format("worker-{}.out", ++started_);
     const fs::path err = home_ / fmt::format("worker-{}.err", started_);
-    int p = testing::SpawnProcess({HANGAR_BIN, "worker", "--port", std::to_string(port), "--mem",
-                                   mem, "--threads", "1", "--json"},
-                                  env_, out.string(), err.string());
+    std::vector<std::string> argv = {HANGAR_BIN,           "worker", "--port",
+                                     std::to_string(port), "--mem",  mem,
+                                     "--threads",          "1",      "--json"};
+    if (cache) argv.push_back("--cache");
+    int p = testing::SpawnProcess(argv, env_, out.string(), err.string());
     pids_.push_back(p);
     if (pid) *pid = p;
     for (int i = 0; i < 1500; ++i) {
@@ -231,7 +233,7 @@ TEST_F(ClusterTest, AModelTooLargeForThisMachineRunsSplitOverTwoWorkersWithTheSa
   // This machine may take 110 MB; the workers offer 40 MB and 115 MB.
   int pid1 = 0, pid2 = 0;
   const int w1 = StartWorker("40MB", 0, &pid1);
-  const int w2 = StartWorker("115MB", 0, &pid2);
+  const int w2 = StartWorker("115MB", 0, &pid2, /*cache=*/true);
   ASSERT_GT(w1, 0);
   ASSERT_GT(w2, 0);
 
@@ -284,6 +286,14 @@ TEST_F(ClusterTest, AModelTooLargeForThisMachineRunsSplitOverTwoWorkersWithTheSa
     EXPECT_EQ(w["clients"], 1) << "the runner holds each worker: " << w.dump();
     EXPECT_GT(w["used"].get<uint64_t>(), 10000000u) << "layers arrived: " << w.dump();
   }
+  // The worker with --cache kept the tensor over 10 MB it holds (the
+  // 32.8 MB output matrix) on its disk, for the next load to send its hash.
+  int cached = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(home_ / "cache/hangar/worker/rpc", ec)) {
+    cached += e.file_size() > 10000000 ? 1 : 0;
+  }
+  EXPECT_EQ(cached, 1);
 
   // A worker killed mid-stream: the stream ends with an error naming it.
   Json last;
