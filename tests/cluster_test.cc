@@ -250,6 +250,10 @@ TEST_F(ClusterTest, AModelTooLargeForThisMachineRunsSplitOverTwoWorkersWithTheSa
     EXPECT_EQ(w["clients"], 0);
   }
 
+  // `hangar recommend` counts what the workers offer as RAM.
+  Json rec = Hangar({"recommend", "--json"});
+  EXPECT_EQ(rec["ram_budget"], 110000000u + 40000000u + 115000000u) << rec.dump();
+
   // `hangar fit`: not here alone, not with either worker, with both.
   int code = 0;
   Json fit = Hangar({"fit", "big", "--json"}, &code);

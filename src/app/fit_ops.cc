@@ -196,21 +196,12 @@ Result<fit::Recommendation> FitOps::Recommend(const RecommendQuery& query) {
   if (this_machine) {
     if (std::optional<double> bw = HostBandwidth(*s, hw.cpu)) inputs.host_bandwidth = *bw;
     // The workers' capacity counts as RAM (the layers they hold run on
-    // their devices): added so that the RAM budget grows by exactly it.
+    // their devices).
     if (!s->config.cluster().workers.empty()) {
       ASSIGN_OR_RETURN(std::vector<runtime::WorkerStatus> workers, cluster_->Status());
-      uint64_t offered = 0;
       for (const runtime::WorkerStatus& w : workers) {
-        if (w.state == runtime::WorkerState::kUp) offered += w.capacity;
+        if (w.state == runtime::WorkerState::kUp) inputs.remote_memory += w.capacity;
       }
-      const Amount& share = s->config.limits().max_ram_usage;
-      const uint64_t extra =
-          share.is_fraction && share.fraction > 0
-              ? static_cast<uint64_t>(static_cast<double>(offered) / share.fraction)
-              : offered;
-      hw.memory.total += extra;
-      hw.memory.usable += extra;
-      hw.memory.available += extra;
     }
   }
   // Measured speeds (hangar bench) and success rates replace predictions.

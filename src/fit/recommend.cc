@@ -674,6 +674,7 @@ Result<Recommendation> Recommend(const Catalog& catalog, std::span<const std::st
   const uint64_t ram = RamOf(hw);
   Budgets budgets;
   budgets.ram = SatSub(limits.max_ram_usage.Of(ram), limits.os_reserve.Of(ram));
+  budgets.ram += inputs.remote_memory;
   for (const GpuInfo& g : hw.gpus) {
     budgets.gpus.push_back(limits.gpu_memory_usage.Of(g.vram_total));
     budgets.any_gpu = budgets.any_gpu || budgets.gpus.back() > 0;

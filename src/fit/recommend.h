@@ -155,6 +155,9 @@ struct RecommendInputs {
   MemoryFn memory{};                  // required
   double host_bandwidth = 0;          // measured bytes/s; 0: kDefaultHostBandwidth
   const UsageStats* usage = nullptr;  // borrowed; may be null
+  // Bytes workers offer (`hangar worker`s that are up), added to the RAM
+  // budget: the layers they hold run on their devices.
+  uint64_t remote_memory = 0;
 };
 
 struct Score {
