@@ -286,6 +286,9 @@ TEST_F(ClusterTest, AModelTooLargeForThisMachineRunsSplitOverTwoWorkersWithTheSa
   EXPECT_EQ(split.json()["response"], expected);
   EXPECT_EQ(split.json()["eval_count"], 32);
   EXPECT_THAT(Get(port, "/api/ps").dump(), HasSubstr("split over 2 worker(s)"));
+  Json api = Get(port, "/api/cluster");
+  ASSERT_EQ(api["workers"].size(), 2u) << api.dump();
+  EXPECT_EQ(api["workers"][1]["state"], "up");
   for (const Json& w : Hangar({"cluster", "--json"})["workers"]) {
     EXPECT_EQ(w["clients"], 1) << "the runner holds each worker: " << w.dump();
     EXPECT_GT(w["used"].get<uint64_t>(), 10000000u) << "layers arrived: " << w.dump();
@@ -324,6 +327,7 @@ TEST_F(ClusterTest, AModelTooLargeForThisMachineRunsSplitOverTwoWorkersWithTheSa
   EXPECT_THAT(refused.body, HasSubstr("does not fit this machine and its workers"));
   EXPECT_THAT(refused.body, HasSubstr("offered by the worker"));
   EXPECT_THAT(refused.body, HasSubstr(fmt::format("left out: 127.0.0.1:{}: down", w2)));
+  EXPECT_EQ(Get(port, "/api/cluster")["workers"][1]["state"], "down");
 
   // The worker back on its port: the model is placed over both again.
   ASSERT_EQ(StartWorker("115MB", w2, &pid2), w2);

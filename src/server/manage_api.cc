@@ -776,4 +776,13 @@ void Server::HardwareRoute(Call& call) {
   call.Send(200, ToJson(**hw));
 }
 
+// The workers of [cluster], asked now (as `hangar cluster --json`).
+void Server::ClusterRoute(Call& call) {
+  auto statuses = app_->cluster().Status();
+  if (!statuses.ok()) return call.Error(statuses.status());
+  Json workers = Json::array();
+  for (const runtime::WorkerStatus& w : *statuses) workers.push_back(runtime::ToJson(w));
+  call.Send(200, Json{{"workers", workers}});
+}
+
 }  // namespace hangar::server

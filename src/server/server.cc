@@ -379,6 +379,7 @@ const std::vector<Server::Route>& Server::Routes() {
       {"GET", "/api/jobs/", false, &Server::Job},
       {"DELETE", "/api/jobs/", true, &Server::Job},
       {"GET", "/api/hardware", false, &Server::HardwareRoute},
+      {"GET", "/api/cluster", false, &Server::ClusterRoute},
       {"GET", "/api/events", false, &Server::Events},
       {"GET", "/api/openapi.json", false, &Server::OpenApi},
       {"GET", "/api/models/", false, &Server::MirrorHubApi, false, true},

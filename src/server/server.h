@@ -164,6 +164,7 @@ class Server {
   void Jobs(Call& call);
   void Job(Call& call);
   void HardwareRoute(Call& call);
+  void ClusterRoute(Call& call);
   void Events(Call& call);
   void OpenApi(Call& call);
   // The mirror (mirror_api.cc): a hub's and a registry's read routes.
