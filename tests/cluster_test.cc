@@ -285,7 +285,8 @@ TEST_F(ClusterTest, AModelTooLargeForThisMachineRunsSplitOverTwoWorkersWithTheSa
   ASSERT_EQ(split.status, 200) << split.body << ReadFile(err_);
   EXPECT_EQ(split.json()["response"], expected);
   EXPECT_EQ(split.json()["eval_count"], 32);
-  EXPECT_THAT(Get(port, "/api/ps").dump(), HasSubstr("split over 2 worker(s)"));
+  EXPECT_THAT(Get(port, "/api/ps").dump(), HasSubstr("split over 2 worker(s), "));
+  EXPECT_THAT(Get(port, "/api/ps").dump(), HasSubstr(" of weights sent: 127.0.0.1:"));
   Json api = Get(port, "/api/cluster");
   ASSERT_EQ(api["workers"].size(), 2u) << api.dump();
   EXPECT_EQ(api["workers"][1]["state"], "up");

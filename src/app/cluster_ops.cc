@@ -67,12 +67,13 @@ Result<SplitPlan> ClusterOps::PlanSplit(const fit::ModelFacts& facts, fit::PlanO
   // The breakdown: host, then the remote devices in order, then local GPUs.
   size_t device = 1;
   for (const runtime::WorkerStatus& w : split.workers) {
-    runtime::RemoteShare share{w.endpoint, 0, w.capacity};
+    runtime::RemoteShare share{w.endpoint, 0, 0, w.capacity};
     for (size_t i = 0; i < w.devices.size() && device < split.fit.memory.devices.size(); ++i) {
       share.bytes += split.fit.memory.devices[device].Total();
-      split.weights_sent += split.fit.memory.devices[device].weights;
+      share.weights += split.fit.memory.devices[device].weights;
       ++device;
     }
+    split.weights_sent += share.weights;
     split.shares.push_back(std::move(share));
   }
   if (!split.fit.fits && !split.left_out.empty()) {
@@ -108,7 +109,10 @@ nlohmann::json ToJson(const SplitPlan& plan) {
   for (const runtime::WorkerStatus& w : plan.workers) workers.push_back(runtime::ToJson(w));
   nlohmann::json shares = nlohmann::json::array();
   for (const runtime::RemoteShare& s : plan.shares) {
-    shares.push_back({{"worker", s.worker}, {"bytes", s.bytes}, {"capacity", s.capacity}});
+    shares.push_back({{"worker", s.worker},
+                      {"bytes", s.bytes},
+                      {"weights", s.weights},
+                      {"capacity", s.capacity}});
   }
   return nlohmann::json{{"fit", fit::ToJson(plan.fit)},
                         {"workers", workers},

@@ -65,7 +65,7 @@ class ClusterOps {
 };
 
 // {"fit": fit::ToJson, "workers": [WorkerStatus JSON], "shares": [{"worker",
-// "bytes", "capacity"}], "weights_sent": n, "left_out": ["..."]}
+// "bytes", "weights", "capacity"}], "weights_sent": n, "left_out": ["..."]}
 nlohmann::json ToJson(const SplitPlan& plan);
 
 }  // namespace hangar::app

@@ -25,6 +25,13 @@ std::string FileSafe(std::string_view name) {
 
 std::string DeviceName(size_t i) { return i == 0 ? "RAM" : fmt::format("GPU {}", i - 1); }
 
+// The weights a split load sends to its workers.
+uint64_t RemoteWeights(const ModelLoad& load) {
+  uint64_t total = 0;
+  for (const RemoteShare& r : load.remote) total += r.weights;
+  return total;
+}
+
 }  // namespace
 
 struct Scheduler::Entry {
@@ -247,7 +254,8 @@ Result<Scheduler::Lease> Scheduler::Acquire(const ModelLoad& load, KeepAlive kee
               e->runner->pid(), config.parallel, config.ctx_per_slot,
               config.rpc_servers.empty()
                   ? std::string()
-                  : fmt::format(", split over {} worker(s): {}", config.rpc_servers.size(),
+                  : fmt::format(", split over {} worker(s), {} of weights sent: {}",
+                                config.rpc_servers.size(), FormatBytes(RemoteWeights(load)),
                                 fmt::join(config.rpc_servers, ", "))));
       cv_.notify_all();
       if (shutdown_) return UnavailableError("the server is stopping");

@@ -42,6 +42,7 @@ namespace hangar::runtime {
 struct RemoteShare {
   std::string worker;     // "host:port"
   uint64_t bytes = 0;     // on that worker
+  uint64_t weights = 0;   // of which weights: sent to it at each load
   uint64_t capacity = 0;  // what the worker offers all models together
 };
 
