@@ -34,9 +34,9 @@ namespace fs = std::filesystem;
 namespace wire = runtime::wire;
 using Json = nlohmann::json;
 using testing::FakeHub;
+using ::testing::HasSubstr;
 using testing::ProcessResult;
 using testing::TestBlob;
-using ::testing::HasSubstr;
 
 const std::string kRepo = "tester/Tiny-GGUF";
 const std::string kCommit = std::string(40, 'c');
@@ -91,10 +91,10 @@ fs::path ModelFile(int seed) {
   }();
   const fs::path p = dir / ("llama-" + std::to_string(seed) + ".gguf");
   if (!fs::exists(p)) {
-    ProcessResult made = testing::RunProcess(
-        {HANGAR_MKMODEL_BIN, "--arch", "llama", "--type", "q8_0", "--seed", std::to_string(seed),
-         "--out", p.string()},
-        {{"HOME", dir.string()}});
+    ProcessResult made =
+        testing::RunProcess({HANGAR_MKMODEL_BIN, "--arch", "llama", "--type", "q8_0", "--seed",
+                             std::to_string(seed), "--out", p.string()},
+                            {{"HOME", dir.string()}});
     EXPECT_EQ(made.exit_code, 0) << made.err;
   }
   return p;
@@ -160,8 +160,9 @@ class MirrorTest : public ::testing::Test {
   }
   // Pulls `ref` into `home` from the fake hub.
   void PullFromHub(const Home& home, const std::string& ref) {
-    ProcessResult r = Hangar(home, {"pull", ref, "--json"},
-                             {{"HF_ENDPOINT", hub_.Endpoint()}, {"OLLAMA_REGISTRY", hub_.Endpoint()}});
+    ProcessResult r =
+        Hangar(home, {"pull", ref, "--json"},
+               {{"HF_ENDPOINT", hub_.Endpoint()}, {"OLLAMA_REGISTRY", hub_.Endpoint()}});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   // Starts `hangar serve --mirror --port 0 ARGS` on `home`; its port (0 on failure).
@@ -220,8 +221,8 @@ TEST_F(MirrorTest, AHangarPullOnAnotherHomeGetsTheSameVerifiedFiles) {
   EXPECT_EQ(ReadAll(b_.RepoDir() / "snapshots" / kCommit / "tiny-Q8_0.gguf"), q8_);
   EXPECT_EQ(ReadAll(b_.RepoDir() / "refs/main"), kCommit);
   // A small (git, not LFS) file too.
-  pulled = Hangar(b_, {"pull", "hf://" + kRepo + "/README.md", "--json"},
-                  {{"HF_ENDPOINT", Url(port)}});
+  pulled =
+      Hangar(b_, {"pull", "hf://" + kRepo + "/README.md", "--json"}, {{"HF_ENDPOINT", Url(port)}});
   ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
   EXPECT_EQ(ReadAll(b_.RepoDir() / "snapshots" / kCommit / "README.md"), readme_);
 
@@ -262,7 +263,8 @@ TEST_F(MirrorTest, AHangarPullOnAnotherHomeGetsTheSameVerifiedFiles) {
   EXPECT_EQ(head.Header("Accept-Ranges"), "bytes");
   Reply small = Http(port, "HEAD", "/" + kRepo + "/resolve/" + kCommit + "/README.md");
   ASSERT_EQ(small.status, 200);
-  EXPECT_EQ(small.Header("ETag"), "\"" + Sha(readme_).substr(0, 40) + "\"");  // the fake hub's git id
+  EXPECT_EQ(small.Header("ETag"),
+            "\"" + Sha(readme_).substr(0, 40) + "\"");  // the fake hub's git id
   EXPECT_EQ(small.Header("X-Linked-Etag"), "");
 }
 
@@ -349,15 +351,16 @@ TEST_F(MirrorTest, NothingOutsideTheRecordedFilesIsServed) {
 
   for (const std::string& target : std::vector<std::string>{
            "/" + kRepo + "/resolve/main/evil.txt", "/" + kRepo + "/resolve/main/README.md",
-        "/other/Repo/resolve/main/notes.txt", "/" + kRepo + "/resolve/main/../../../../etc/passwd",
-        "/" + kRepo + "/resolve/main/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-        "/" + kRepo + "/resolve/..%2F..%2F..%2F/tiny-Q8_0.gguf",
-        "/" + kRepo + "/resolve/main/..%2Fsnapshots%2F" + kCommit + "%2FREADME.md",
-        std::string("/tester/..%2F..%2F..%2Ftmp/resolve/main/secret.txt"),
-        std::string("/api/models/tester/..%2F..%2F/tree/main"),
-        std::string("/v2/library/..%2F..%2F..%2Fetc/manifests/latest"),
-        std::string("/v2/library/tiny/blobs/sha256:..%2F..%2Fsecret"),
-        std::string("/v2/library/tiny/blobs/sha256:") + std::string(64, 'a')}) {
+           "/other/Repo/resolve/main/notes.txt",
+           "/" + kRepo + "/resolve/main/../../../../etc/passwd",
+           "/" + kRepo + "/resolve/main/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+           "/" + kRepo + "/resolve/..%2F..%2F..%2F/tiny-Q8_0.gguf",
+           "/" + kRepo + "/resolve/main/..%2Fsnapshots%2F" + kCommit + "%2FREADME.md",
+           std::string("/tester/..%2F..%2F..%2Ftmp/resolve/main/secret.txt"),
+           std::string("/api/models/tester/..%2F..%2F/tree/main"),
+           std::string("/v2/library/..%2F..%2F..%2Fetc/manifests/latest"),
+           std::string("/v2/library/tiny/blobs/sha256:..%2F..%2Fsecret"),
+           std::string("/v2/library/tiny/blobs/sha256:") + std::string(64, 'a')}) {
     Reply r = Http(port, "GET", target);
     EXPECT_TRUE(r.status == 400 || r.status == 404) << target << " answered " << r.status;
     EXPECT_EQ(r.body.find("secret bytes"), std::string::npos) << target;
@@ -384,7 +387,8 @@ TEST_F(MirrorTest, AnOllamaModelPulledThroughTheMirror) {
   Reply manifest = Http(port, "GET", "/v2/library/tiny/manifests/q8");
   ASSERT_EQ(manifest.status, 200) << manifest.body;
   EXPECT_EQ(manifest.Header("Docker-Content-Digest"), "sha256:" + digest);
-  EXPECT_EQ(manifest.Header("Content-Type"), "application/vnd.docker.distribution.manifest.v2+json");
+  EXPECT_EQ(manifest.Header("Content-Type"),
+            "application/vnd.docker.distribution.manifest.v2+json");
   EXPECT_EQ(Sha(manifest.body), digest);
   const std::string blob = "/v2/library/tiny/blobs/sha256:" + Sha(q8_);
   Reply head = Http(port, "HEAD", blob);
@@ -398,7 +402,7 @@ TEST_F(MirrorTest, AnOllamaModelPulledThroughTheMirror) {
 
   const uint64_t cdn_before = hub_.cdn().BodyBytesSent();
   ProcessResult pulled =
-      Hangar(b_, {"pull", "ollama://tiny:q8", "--json"}, {{"OLLAMA_REGISTRY", Url(port)}});
+      Hangar(b_, {"pull", "ollama://tiny:q8", "--registry", Url(port), "--json"});
   ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
   EXPECT_EQ(Last(pulled)["revision"], digest);
   EXPECT_EQ(hub_.cdn().BodyBytesSent(), cdn_before);
@@ -416,8 +420,8 @@ TEST_F(MirrorTest, UpstreamFetchesAMissingFileOnceForConcurrentClients) {
   testing::FileOptions slow;
   slow.bytes_per_second = 2 << 20;
   hub_.cdn().SetFileOptions(FakeHub::BlobPath(Sha(q8_)), slow);
-  const uint16_t port = Serve(a_, {"--mirror-upstream", hub_.Endpoint()},
-                              {{"OLLAMA_REGISTRY", hub_.Endpoint()}});
+  const uint16_t port =
+      Serve(a_, {"--mirror-upstream", hub_.Endpoint()}, {{"OLLAMA_REGISTRY", hub_.Endpoint()}});
   ASSERT_NE(port, 0);
   EXPECT_THAT(mirror_line_, HasSubstr("fetched once from " + hub_.Endpoint()));
   const uint64_t cdn_before = hub_.cdn().BodyBytesSent();
@@ -457,8 +461,7 @@ TEST_F(MirrorTest, UpstreamFetchesAMissingFileOnceForConcurrentClients) {
 
   // A whole `hangar pull` on B through the mirror, of what A lacks: the
   // listing comes from upstream, the file through A.
-  ProcessResult pulled =
-      Hangar(b_, {"pull", kRepo + ":Q4_K_M", "--json"}, {{"HF_ENDPOINT", Url(port)}});
+  ProcessResult pulled = Hangar(b_, {"pull", kRepo + ":Q4_K_M", "--registry", Url(port), "--json"});
   ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
   EXPECT_EQ(Last(pulled)["checksum"], "sha256:" + Sha(q4_));
   EXPECT_EQ(ReadAll(b_.RepoDir() / "blobs" / Sha(q4_)), q4_);
@@ -470,8 +473,8 @@ TEST_F(MirrorTest, UpstreamFetchesAMissingFileOnceForConcurrentClients) {
             "RepoNotFound");
 
   // An Ollama model A lacks: fetched once, then served.
-  const std::string digest = hub_.AddOllamaModel(
-      "library", "tiny", "q4", {{"application/vnd.ollama.image.model", q4_}});
+  const std::string digest =
+      hub_.AddOllamaModel("library", "tiny", "q4", {{"application/vnd.ollama.image.model", q4_}});
   pulled = Hangar(b_, {"pull", "ollama://tiny:q4", "--json"}, {{"OLLAMA_REGISTRY", Url(port)}});
   ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
   EXPECT_EQ(Last(pulled)["revision"], digest);

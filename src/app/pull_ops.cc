@@ -21,19 +21,22 @@ namespace fs = std::filesystem;
 
 std::atomic<uint64_t> sparse_counter{0};
 
-// The process environment with HF_ENDPOINT replaced (PullQuery::hf_endpoint).
+// The process environment with HF_ENDPOINT and OLLAMA_REGISTRY replaced
+// (PullQuery::hf_endpoint, ollama_registry).
 class EndpointEnvironment final : public Environment {
  public:
-  EndpointEnvironment(const Environment& base, std::string endpoint)
-      : base_(base), endpoint_(std::move(endpoint)) {}
+  EndpointEnvironment(const Environment& base, std::string endpoint, std::string registry)
+      : base_(base), endpoint_(std::move(endpoint)), registry_(std::move(registry)) {}
   std::optional<std::string> Get(std::string_view name) const override {
     if (name == "HF_ENDPOINT" && !endpoint_.empty()) return endpoint_;
+    if (name == "OLLAMA_REGISTRY" && !registry_.empty()) return registry_;
     return base_.Get(name);
   }
 
  private:
   const Environment& base_;
   std::string endpoint_;
+  std::string registry_;
 };
 
 fetch::Puller MakePuller(Core& core, const Paths& p, const Environment& env) {
@@ -99,7 +102,7 @@ Result<PullReport> PullOps::Pull(const PullQuery& query, const PullCallbacks& ca
   }
   if (query.connections == 0) options.download.connections = c.downloads().connections;
 
-  const EndpointEnvironment env(core_->env(), query.hf_endpoint);
+  const EndpointEnvironment env(core_->env(), query.hf_endpoint, query.ollama_registry);
   fetch::Puller puller = MakePuller(*core_, p, env);
   PullReport report;
   say("resolving " + target.source->Canonical());
@@ -174,8 +177,9 @@ Result<PullReport> PullOps::Pull(const PullQuery& query, const PullCallbacks& ca
     const std::string primary = m.primary_path.filename().string();
     m.format = primary.ends_with(".safetensors") ? "safetensors"
                : primary.ends_with(".onnx")      ? "onnx"
-               : primary.ends_with(".bin") || primary.ends_with(".pt") || primary.ends_with(".pth") ? "pytorch"
-                                                 : "other";
+               : primary.ends_with(".bin") || primary.ends_with(".pt") || primary.ends_with(".pth")
+                   ? "pytorch"
+                   : "other";
   }
   ASSIGN_OR_RETURN(s, core_->snapshot());
   for (const store::InstalledModel& have : s->installed) {
@@ -202,28 +206,28 @@ nlohmann::json ToJson(const UpdateCheck& c) {
 
 std::string PullOps::StartPull(PullQuery query, PullJobHooks hooks) {
   const std::string title = query.ref;
-  return core_->jobs().Start("pull", title, [this, query = std::move(query),
-                                             hooks = std::move(hooks)](JobContext& job) {
-    PullQuery q = query;
-    q.options.cancelled = [&job] { return job.cancelled(); };
-    PullCallbacks callbacks;
-    callbacks.status = [&job](const std::string& line) { job.Report(line); };
-    auto first = std::make_shared<std::set<size_t>>();  // files with an event already
-    callbacks.progress = [&job, first](size_t file, const DownloadProgress& p) {
-      if (first->insert(file).second && p.completed > 0 && p.completed < p.total) {
-        job.Report(fmt::format("resuming {} at {}", p.name, FormatBytes(p.completed)), p.completed,
-                   p.total);
-        return;
-      }
-      job.Report("downloading " + p.name, p.completed, p.total, p.connections);
-    };
-    callbacks.planned = hooks.planned;
-    Result<PullReport> r = Pull(q, callbacks);
-    if (hooks.finished) hooks.finished(r.status());
-    if (!r.ok()) return r.status();
-    job.SetResult("installed as " + EntryIdOf(r->model));
-    return Status::Ok();
-  });
+  return core_->jobs().Start(
+      "pull", title, [this, query = std::move(query), hooks = std::move(hooks)](JobContext& job) {
+        PullQuery q = query;
+        q.options.cancelled = [&job] { return job.cancelled(); };
+        PullCallbacks callbacks;
+        callbacks.status = [&job](const std::string& line) { job.Report(line); };
+        auto first = std::make_shared<std::set<size_t>>();  // files with an event already
+        callbacks.progress = [&job, first](size_t file, const DownloadProgress& p) {
+          if (first->insert(file).second && p.completed > 0 && p.completed < p.total) {
+            job.Report(fmt::format("resuming {} at {}", p.name, FormatBytes(p.completed)),
+                       p.completed, p.total);
+            return;
+          }
+          job.Report("downloading " + p.name, p.completed, p.total, p.connections);
+        };
+        callbacks.planned = hooks.planned;
+        Result<PullReport> r = Pull(q, callbacks);
+        if (hooks.finished) hooks.finished(r.status());
+        if (!r.ok()) return r.status();
+        job.SetResult("installed as " + EntryIdOf(r->model));
+        return Status::Ok();
+      });
 }
 
 Result<std::vector<UpdateCheck>> PullOps::Outdated(std::string_view only) {
@@ -238,7 +242,8 @@ Result<std::vector<UpdateCheck>> PullOps::Outdated(std::string_view only) {
     check.name = m.name;
     check.installed_revision = m.revision;
     if (!m.managed || (m.source != "hf" && m.source != "ollama")) {
-      check.note = m.source == "quantize" || m.source == "convert" ? "made here by `hangar " + m.source + "`"
+      check.note = m.source == "quantize" || m.source == "convert"
+                       ? "made here by `hangar " + m.source + "`"
                    : m.managed ? "a plain URL has no revisions"
                                : "found in place: " + m.source + " updates it";
       out.push_back(std::move(check));

@@ -33,11 +33,12 @@ struct PullQuery {
   bool force = false;           // pull even when the model does not fit this machine
   bool skip_fit_check = false;  // do not read the remote header at all
   std::string hf_endpoint;      // the hub to pull from; empty: HF_ENDPOINT (a mirror's upstream)
+  std::string ollama_registry;  // the registry of Ollama models; empty: OLLAMA_REGISTRY
 };
 
 struct PullCallbacks {
-  std::function<void(const std::string&)> status;  // "resolving ...", "reading the header ..."
-  fetch::PullProgressFn progress;                  // per file, from the downloader
+  std::function<void(const std::string&)> status;       // "resolving ...", "reading the header ..."
+  fetch::PullProgressFn progress;                       // per file, from the downloader
   std::function<void(const fetch::PullPlan&)> planned;  // before the first byte
 };
 

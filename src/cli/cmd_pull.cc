@@ -22,7 +22,7 @@ void OnInterrupt(int) { g_interrupted.store(true); }
 
 struct PullFlags {
   std::vector<std::string> refs;
-  std::string quant, revision, sha256, max_speed;
+  std::string quant, revision, sha256, max_speed, registry;
   int connections = 0;
   bool force = false;
   bool offline = false;
@@ -141,10 +141,12 @@ nlohmann::json ReportJson(const app::PullReport& r) {
 
 // `pull --convert`: the pulled checkpoint converted (and quantized with
 // --quant) into a GGUF llama.cpp runs; false when that failed (reported).
-bool ConvertPulled(Context& ctx, const app::PullReport& pulled, const PullFlags& f, ProgressView& view) {
+bool ConvertPulled(Context& ctx, const app::PullReport& pulled, const PullFlags& f,
+                   ProgressView& view) {
   const store::InstalledModel& m = pulled.model;
   if (m.format != "safetensors") {
-    ctx.Fail(InvalidArgumentError(m.name + " is " + m.format + ", not a safetensors checkpoint: --convert has "
+    ctx.Fail(InvalidArgumentError(m.name + " is " + m.format +
+                                  ", not a safetensors checkpoint: --convert has "
                                   "nothing to do (it was pulled)"));
     return false;
   }
@@ -153,11 +155,16 @@ bool ConvertPulled(Context& ctx, const app::PullReport& pulled, const PullFlags&
   q.source = m.id;
   q.type = f.quant.empty() ? "auto" : f.quant;
   const bool tty = !ctx.json && ::isatty(STDERR_FILENO) == 1;
-  Result<app::ConvertReport> r = ctx.app().convert().Convert(q, [&](std::string_view stage, uint64_t done, uint64_t total) {
-    if (g_interrupted.load()) return CancelledError("interrupted; the checkpoint stays, convert it with `hangar convert " + m.id + "`");
-    if (tty) *ctx.err << "\r\033[K" << stage << " " << done * 100 / std::max<uint64_t>(total, 1) << "%" << std::flush;
-    return Status::Ok();
-  });
+  Result<app::ConvertReport> r =
+      ctx.app().convert().Convert(q, [&](std::string_view stage, uint64_t done, uint64_t total) {
+        if (g_interrupted.load())
+          return CancelledError(
+              "interrupted; the checkpoint stays, convert it with `hangar convert " + m.id + "`");
+        if (tty)
+          *ctx.err << "\r\033[K" << stage << " " << done * 100 / std::max<uint64_t>(total, 1) << "%"
+                   << std::flush;
+        return Status::Ok();
+      });
   if (tty) *ctx.err << "\r\033[K";
   if (!r.ok()) {
     ctx.Fail(r.status());
@@ -172,8 +179,9 @@ bool ConvertPulled(Context& ctx, const app::PullReport& pulled, const PullFlags&
     *ctx.out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return true;
   }
-  ctx.Print("Pulled " + m.name + " (" + FormatBytesDecimal(m.size_bytes) + ") and converted it to " +
-            app::EntryIdOf(r->model) + " (" + (r->quantized.empty() ? r->plan.file_type : r->quantized) + ", " +
+  ctx.Print("Pulled " + m.name + " (" + FormatBytesDecimal(m.size_bytes) +
+            ") and converted it to " + app::EntryIdOf(r->model) + " (" +
+            (r->quantized.empty() ? r->plan.file_type : r->quantized) + ", " +
             FormatBytesDecimal(r->model.size_bytes) + ") in " + fmt::format("{:.1f}", r->seconds) +
             " s\n  run it: hangar run " + app::EntryIdOf(r->model) + "\n");
   return true;
@@ -191,6 +199,8 @@ bool PullOne(Context& ctx, const std::string& ref, const PullFlags& f, ProgressV
   q.options.cancelled = [] { return g_interrupted.load(); };
   q.force = f.force;
   q.skip_fit_check = f.no_fit_check;
+  q.hf_endpoint = f.registry;
+  q.ollama_registry = f.registry;
   if (f.connections > 0) {
     q.connections = f.connections;
     q.options.download.connections = f.connections;
@@ -323,11 +333,15 @@ void AddPull(CLI::App& sub, Context& ctx) {
       ->check(CLI::Range(1, kMaxDownloadConnections));
   sub.add_option("--max-speed", f->max_speed, "Cap for all connections together (50MB/s)");
   sub.add_option("--sha256", f->sha256, "Expected SHA-256 of the file (URL pulls)");
+  sub.add_option("--registry", f->registry,
+                 "Pull from this hub/registry instead, e.g. a `hangar serve --mirror` on the LAN: "
+                 "http://HOST:PORT (HF_ENDPOINT and OLLAMA_REGISTRY for this pull)");
   sub.add_flag("--force", f->force, "Pull even if the model does not fit this machine");
   sub.add_flag("--offline", f->offline, "Use only what is cached (also HF_HUB_OFFLINE=1)");
   sub.add_flag("--no-fit-check", f->no_fit_check, "Do not read the remote header first");
   sub.add_flag("--convert", f->convert,
-               "Convert a safetensors checkpoint into a GGUF llama.cpp runs (--quant: quantize it too, e.g. Q4_K_M)");
+               "Convert a safetensors checkpoint into a GGUF llama.cpp runs (--quant: quantize it "
+               "too, e.g. Q4_K_M)");
   sub.add_flag("--json", ctx.json,
                "NDJSON progress events shaped like Ollama's pull status, then the model");
   sub.callback([&ctx, f] { RunPull(ctx, *f); });
