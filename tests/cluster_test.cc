@@ -3,13 +3,10 @@
 // fits only across this machine and both, `hangar fit`/`cluster` and `hangar
 // serve` placing it; greedy output equal to the same model in one process; a
 // worker killed mid-stream, one restarted, one stopped (SIGSTOP) at load time.
-#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,14 +18,13 @@
 #include <thread>
 #include <vector>
 
+#include "http_client.h"
 #include "process.h"
-#include "runtime/http_wire.h"
 
 namespace hangar {
 namespace {
 
 namespace fs = std::filesystem;
-namespace wire = runtime::wire;
 using Json = nlohmann::json;
 using ::testing::HasSubstr;
 
@@ -37,65 +33,15 @@ std::string ReadFile(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-wire::Socket ConnectTcp(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return wire::Socket();
-  }
-  return wire::Socket(fd);
-}
+using Reply = testing::HttpReply;
 
-// One request; the status and the whole body (or each NDJSON line as it
-// comes, to `on_line`, which may return false to stop reading).
-struct Reply {
-  int status = 0;
-  std::string body;
-  Json json() const { return Json::parse(body, nullptr, false); }
-};
 Reply Post(uint16_t port, const std::string& target, const Json& body,
            const std::function<bool(const std::string&)>& on_line = nullptr) {
-  wire::Socket s = ConnectTcp(port);
-  s.set_deadline(wire::After(std::chrono::seconds(120)));
-  wire::HttpRequest req{"POST",
-                        target,
-                        {{"Host", "127.0.0.1"}, {"Content-Type", "application/json"}},
-                        body.dump(),
-                        false};
-  Reply r;
-  if (!wire::WriteRequest(s, req).ok()) return r;
-  wire::ResponseReader reader(&s);
-  auto head = reader.ReadHead();
-  if (!head.ok()) return r;
-  r.status = head->status;
-  std::string pending;
-  for (;;) {
-    auto piece = reader.ReadBodyPiece();
-    if (!piece.ok() || piece->empty()) break;
-    r.body += *piece;
-    if (!on_line) continue;
-    pending += *piece;
-    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
-      std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (!on_line(line)) return r;
-    }
-  }
-  return r;
+  return testing::HttpCall(port, "POST", target, body.dump(), {}, on_line);
 }
 
 Json Get(uint16_t port, const std::string& target) {
-  wire::Socket s = ConnectTcp(port);
-  s.set_deadline(wire::After(std::chrono::seconds(30)));
-  wire::HttpRequest req{"GET", target, {{"Host", "127.0.0.1"}}, "", false};
-  if (!wire::WriteRequest(s, req).ok()) return Json();
-  wire::ResponseReader reader(&s);
-  if (!reader.ReadHead().ok()) return Json();
-  return Json::parse(reader.ReadBody(16 << 20).value_or(""), nullptr, false);
+  return testing::HttpCall(port, "GET", target).json();
 }
 
 // Greedy: the same prompt, no template, temperature 0.

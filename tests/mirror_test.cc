@@ -24,6 +24,7 @@
 
 #include "core/sha256.h"
 #include "fake_hub.h"
+#include "http_client.h"
 #include "process.h"
 #include "runtime/http_wire.h"
 
@@ -48,38 +49,11 @@ std::string ReadAll(const fs::path& p) {
 
 std::string Sha(std::string_view bytes) { return FakeHub::Sha256Of(bytes); }
 
-struct Reply {
-  int status = 0;
-  wire::HeaderList headers;
-  std::string body;
-  std::string_view Header(std::string_view n) const { return wire::FindHeader(headers, n); }
-  Json json() const { return Json::parse(body, nullptr, false); }
-};
+using Reply = testing::HttpReply;
 
 // One request to 127.0.0.1:port, `target` sent exactly as given.
 Reply Http(uint16_t port, std::string method, std::string target, wire::HeaderList headers = {}) {
-  Reply r;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return r;
-  }
-  wire::Socket s(fd);
-  s.set_deadline(wire::After(std::chrono::seconds(120)));
-  headers.emplace_back("Host", "127.0.0.1");
-  wire::HttpRequest req{std::move(method), std::move(target), std::move(headers), "", false};
-  if (!wire::WriteRequest(s, req).ok()) return r;
-  wire::ResponseReader reader(&s);
-  auto head = reader.ReadHead();
-  if (!head.ok()) return r;
-  r.status = head->status;
-  r.headers = head->headers;
-  if (req.method != "HEAD") r.body = reader.ReadBody(256 << 20).value_or("");
-  return r;
+  return testing::HttpCall(port, std::move(method), std::move(target), "", std::move(headers));
 }
 
 // Generated models, made once per test process.

@@ -25,6 +25,7 @@
 #include "checkpoint_fixture.h"
 #include "fake_hub.h"
 #include "fetch/testing/test_http_server.h"
+#include "http_client.h"
 #include "process.h"
 #include "runtime/http_wire.h"
 
@@ -41,27 +42,9 @@ std::string ReadFile(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-struct Reply {
-  int status = 0;
-  wire::HeaderList headers;
-  std::string body;
-  std::string_view Header(std::string_view n) const { return wire::FindHeader(headers, n); }
-  Json json() const { return Json::parse(body, nullptr, false); }
-};
+using Reply = testing::HttpReply;
 
-// A TCP connection to 127.0.0.1:port (test side).
-wire::Socket ConnectTcp(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return wire::Socket();
-  }
-  return wire::Socket(fd);
-}
+wire::Socket ConnectTcp(uint16_t port) { return testing::ConnectLoopback(port); }
 
 // A request whose answer is read as it comes.
 class Stream {
@@ -119,23 +102,8 @@ class Stream {
 
 Reply Http(uint16_t port, std::string method, std::string target, std::string body = "",
            wire::HeaderList headers = {}) {
-  bool has_host = false;
-  for (auto& [k, v] : headers) has_host |= (k == "Host");
-  wire::Socket s = ConnectTcp(port);
-  s.set_deadline(wire::After(std::chrono::seconds(120)));
-  if (!has_host) headers.emplace_back("Host", "127.0.0.1");
-  if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
-  wire::HttpRequest req{std::move(method), std::move(target), std::move(headers), std::move(body),
-                        false};
-  Reply r;
-  if (!wire::WriteRequest(s, req).ok()) return r;
-  wire::ResponseReader reader(&s);
-  auto head = reader.ReadHead();
-  if (!head.ok()) return r;
-  r.status = head->status;
-  r.headers = head->headers;
-  if (req.method != "HEAD") r.body = reader.ReadBody(64 << 20).value_or("");
-  return r;
+  return testing::HttpCall(port, std::move(method), std::move(target), std::move(body),
+                           std::move(headers));
 }
 
 // The first line of a streamed answer, which must not be an error.
@@ -306,7 +274,8 @@ TEST_F(ServeTest, ACheckpointIsOfferedItsConversionAndConvertedAsAJob) {
                        Json{{"model", (home_ / "made" / "Tiny-Llama").string()}}.dump());
   EXPECT_EQ(by_path.status, 404) << by_path.body;
 
-  Reply started = Http(port, "POST", "/api/model/convert", Json{{"model", "tester/Tiny-Llama"}, {"type", "q8_0"}}.dump());
+  Reply started = Http(port, "POST", "/api/model/convert",
+                       Json{{"model", "tester/Tiny-Llama"}, {"type", "q8_0"}}.dump());
   ASSERT_EQ(started.status, 202) << started.body;
   EXPECT_EQ(started.json()["architecture"], "llama");
   Json state = WaitJob(port, started.json()["job"]);
@@ -317,7 +286,8 @@ TEST_F(ServeTest, ACheckpointIsOfferedItsConversionAndConvertedAsAJob) {
   EXPECT_EQ(answer.status, 200) << answer.body;
   EXPECT_EQ(answer.json()["eval_count"], 4) << answer.body;
   chat = Http(port, "POST", "/api/chat", Chat("tester/Tiny-Llama", "Hello", 4, false).dump());
-  EXPECT_NE(chat.body.find("it was converted: run `hangar run " + id + "`"), std::string::npos) << chat.body;
+  EXPECT_NE(chat.body.find("it was converted: run `hangar run " + id + "`"), std::string::npos)
+      << chat.body;
 }
 
 TEST_F(ServeTest, EightConcurrentStreamedChatsAllComplete) {
@@ -488,8 +458,9 @@ TEST_F(ServeTest, AClientThatDisconnectsDuringALongPromptFreesTheSlot) {
               Json{{"model", "slow"}, {"prompt", "hi"}, {"max_tokens", 1}}.dump());
   freed_s = std::chrono::duration<double>(Clock::now() - t0).count();
   ASSERT_EQ(next.status, 200) << next.body;
-  std::printf("slot freed (OpenAI stream): the next request answered %.0f ms after the disconnect\n",
-              freed_s * 1000);
+  std::printf(
+      "slot freed (OpenAI stream): the next request answered %.0f ms after the disconnect\n",
+      freed_s * 1000);
   EXPECT_LT(freed_s, prompt_s / 3);
 }
 
@@ -633,8 +604,9 @@ TEST_F(ServeTest, BeyondLoopbackAKeyIsRequiredOnEveryRoute) {
     EXPECT_EQ(r.Header("WWW-Authenticate"), "Bearer") << path;
   }
   // The console's pages hold no data: they load without the key, and ask for it.
-  EXPECT_EQ(Http(port, "GET", "/", "", {{"Accept", "text/html"}, {"Accept-Encoding", "gzip"}}).status,
-            200);
+  EXPECT_EQ(
+      Http(port, "GET", "/", "", {{"Accept", "text/html"}, {"Accept-Encoding", "gzip"}}).status,
+      200);
   EXPECT_EQ(Http(port, "GET", "/ui/app.js", "", {{"Accept-Encoding", "gzip"}}).status, 200);
   EXPECT_EQ(Http(port, "GET", "/api/tags", "", {{"Authorization", "Bearer wrong"}}).status, 401);
   Reply ok = Http(port, "GET", "/api/tags", "", {{"Authorization", "Bearer k3y-for-tests"}});
@@ -700,8 +672,8 @@ TEST_F(ServeTest, HangarRunAndServeGiveAChatTheSamePromptAndTokens) {
   ASSERT_EQ(served.status, 200) << served.body;
   Json answer = served.json();
   std::printf("hangar run: %d prompt tokens, \"%s\"; hangar serve: %d prompt tokens\n",
-              local["timings"]["prompt_tokens"].get<int>(), local["text"].get<std::string>().c_str(),
-              answer["prompt_eval_count"].get<int>());
+              local["timings"]["prompt_tokens"].get<int>(),
+              local["text"].get<std::string>().c_str(), answer["prompt_eval_count"].get<int>());
   EXPECT_EQ(local["timings"]["prompt_tokens"], answer["prompt_eval_count"]);
   EXPECT_EQ(local["timings"]["gen_tokens"], answer["eval_count"]);
   EXPECT_EQ(local["text"], answer["message"]["content"]);
@@ -790,20 +762,20 @@ TEST_F(ServeTest, CreateWithSystemTemplateAndParametersMakesAPresetThatUsesThem)
   EXPECT_NE(shown["parameters"].get<std::string>().find("num_predict 3"), std::string::npos)
       << shown["parameters"];
 
-  Json chat = {{"model", "terse"},
-               {"stream", false},
-               {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+  Json chat = {
+      {"model", "terse"}, {"stream", false}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
   Reply preset = Http(port, "POST", "/api/chat", chat.dump());
   ASSERT_EQ(preset.status, 200) << preset.body;
-  Reply raw = Http(port, "POST", "/api/generate",
-                   Json{{"model", "chat"},
-                        {"stream", false},
-                        {"raw", true},
-                        {"prompt",
-                         "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nhi<|im_end|>"
-                         "\n<|im_start|>assistant\n"},
-                        {"options", {{"temperature", 0}, {"num_predict", 3}}}}
-                       .dump());
+  Reply raw =
+      Http(port, "POST", "/api/generate",
+           Json{{"model", "chat"},
+                {"stream", false},
+                {"raw", true},
+                {"prompt",
+                 "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nhi<|im_end|>"
+                 "\n<|im_start|>assistant\n"},
+                {"options", {{"temperature", 0}, {"num_predict", 3}}}}
+               .dump());
   ASSERT_EQ(raw.status, 200) << raw.body;
   EXPECT_EQ(preset.json()["eval_count"], 3);
   EXPECT_EQ(preset.json()["prompt_eval_count"], raw.json()["prompt_eval_count"]);
@@ -926,7 +898,9 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   uint16_t port = Start();
   ASSERT_NE(port, 0) << ReadFile(err_);
   auto get = [&](std::string target) { return Http(port, "GET", target); };
-  auto post = [&](std::string target, Json body) { return Http(port, "POST", target, body.dump()); };
+  auto post = [&](std::string target, Json body) {
+    return Http(port, "POST", target, body.dump());
+  };
 
   // list: everything, installed only, by purpose, by video memory; bad values.
   Reply all = get("/api/model/list");
@@ -966,8 +940,8 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   EXPECT_EQ(static_cast<unsigned char>(zipped.body[0]), 0x1f);
   EXPECT_EQ(static_cast<unsigned char>(zipped.body[1]), 0x8b);
   EXPECT_LT(zipped.body.size() * 5, all.body.size());
-  EXPECT_EQ(Http(port, "GET", "/api/model/list", "", {{"Accept-Encoding", "gzip;q=0"}}).Header(
-                "Content-Encoding"),
+  EXPECT_EQ(Http(port, "GET", "/api/model/list", "", {{"Accept-Encoding", "gzip;q=0"}})
+                .Header("Content-Encoding"),
             "");
 
   // current and switch.
@@ -1016,7 +990,10 @@ TEST_F(ServeTest, TheManagementApiRouteByRoute) {
   Json failed_list = get("/api/downloads").json();
   ASSERT_EQ(failed_list["downloads"].size(), 1u) << failed_list.dump();
   EXPECT_EQ(failed_list["downloads"][0]["state"], "failed");
-  EXPECT_EQ(Http(port, "DELETE", "/api/downloads/" + failed_list["downloads"][0]["id"].get<std::string>()).status, 200);
+  EXPECT_EQ(
+      Http(port, "DELETE", "/api/downloads/" + failed_list["downloads"][0]["id"].get<std::string>())
+          .status,
+      200);
   EXPECT_EQ(Http(port, "DELETE", "/api/jobs/job-999").status, 404);
   EXPECT_GT(get("/api/model/list?installed_only=true").json()["count"].get<int>(),
             installed.json()["count"].get<int>());
@@ -1108,7 +1085,8 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   fs::path file = MakeRemoteFile("q8_0", 64);
   testing::TestHttpServer files;
   files.AddFile("/remote.gguf", ReadFile(file));
-  ASSERT_EQ(testing::RunProcess({HANGAR_BIN, "pull", files.Url("/remote.gguf")}, env_).exit_code, 0);
+  ASSERT_EQ(testing::RunProcess({HANGAR_BIN, "pull", files.Url("/remote.gguf")}, env_).exit_code,
+            0);
   uint16_t port = Start();
   ASSERT_NE(port, 0) << ReadFile(err_);
   auto get = [&](std::string target) { return Http(port, "GET", target); };
@@ -1126,12 +1104,14 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   Reply settings = get("/api/settings");
   ASSERT_EQ(settings.status, 200) << settings.body;
   EXPECT_EQ(setting(settings.json(), "runtime.gpu"), "auto");
-  Reply changed = send("PATCH", "/api/settings",
-                       {{"runtime.gpu", "off"}, {"downloads.connections", 2}, {"limits.os_reserve", "3GB"}});
+  Reply changed =
+      send("PATCH", "/api/settings",
+           {{"runtime.gpu", "off"}, {"downloads.connections", 2}, {"limits.os_reserve", "3GB"}});
   ASSERT_EQ(changed.status, 200) << changed.body;
   EXPECT_EQ(setting(changed.json(), "runtime.gpu"), "off");
   EXPECT_EQ(setting(changed.json(), "downloads.connections"), 2);
-  Reply refused = send("PATCH", "/api/settings", {{"runtime.gpu", "auto"}, {"downloads.connections", 0}});
+  Reply refused =
+      send("PATCH", "/api/settings", {{"runtime.gpu", "auto"}, {"downloads.connections", 0}});
   EXPECT_EQ(refused.status, 400);
   EXPECT_NE(refused.body.find("downloads.connections"), std::string::npos) << refused.body;
   EXPECT_EQ(setting(get("/api/settings").json(), "runtime.gpu"), "off");
@@ -1139,7 +1119,8 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   EXPECT_EQ(get("/api/limits").json()["os_reserve"]["text"], "2.79 GiB");
 
   // Profiles: create, read, change, refuse, delete.
-  Reply created = send("POST", "/api/profiles", {{"name", "code"}, {"temperature", 0.2}, {"inherits", "precise"}});
+  Reply created = send("POST", "/api/profiles",
+                       {{"name", "code"}, {"temperature", 0.2}, {"inherits", "precise"}});
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_EQ(created.json()["temperature"], 0.2);
   EXPECT_EQ(send("POST", "/api/profiles", {{"name", "code"}}).status, 409);
@@ -1154,7 +1135,8 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   EXPECT_EQ(Http(port, "DELETE", "/api/profiles/balanced").status, 400);  // a built-in
 
   // Quantize, as a job; the result is installed.
-  Reply quantized = send("POST", "/api/model/quantize", {{"model", "chat"}, {"type", "q4_k_m"}, {"allow_requantize", true}});
+  Reply quantized = send("POST", "/api/model/quantize",
+                         {{"model", "chat"}, {"type", "q4_k_m"}, {"allow_requantize", true}});
   ASSERT_EQ(quantized.status, 202) << quantized.body;
   Json qjob = WaitJob(port, quantized.json()["job"]);
   EXPECT_EQ(qjob["state"], "succeeded") << qjob.dump();
@@ -1210,7 +1192,8 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   home_ = first_home / "second";
   fs::create_directories(home_);
   for (auto& [k, v] : env_) {
-    if (v.rfind(first_home.string(), 0) == 0) v = (home_ / fs::path(v).lexically_relative(first_home)).string();
+    if (v.rfind(first_home.string(), 0) == 0)
+      v = (home_ / fs::path(v).lexically_relative(first_home)).string();
   }
   uint16_t second = Start();
   ASSERT_NE(second, 0) << ReadFile(err_);
@@ -1220,7 +1203,7 @@ TEST_F(ServeTest, SettingsProfilesHealthSharingUpdatesAndTheStateRouteByRoute) {
   ASSERT_EQ(imported.status, 200) << imported.body;
   const Json result = imported.json();
   ASSERT_EQ(result["downloading"].size(), 1u) << imported.body;  // the model with a source
-  ASSERT_EQ(result["skipped"].size(), 2u) << imported.body;  // the files made in place
+  ASSERT_EQ(result["skipped"].size(), 2u) << imported.body;      // the files made in place
   EXPECT_EQ(result["profiles"], Json::array({"code"}));
   const std::string job = result["downloading"][0]["job"];
   Json done = WaitJob(second, job);
@@ -1269,11 +1252,13 @@ TEST_F(ServeTest, DownloadsPauseResumeCancelAndSurviveARestart) {
     size_t n = 0;
     for (const auto& e : fs::recursive_directory_iterator(home_)) {
       const std::string name = e.path().filename().string();
-      n += name.ends_with("-partial") || name.ends_with(".partial") || name.ends_with(".incomplete");
+      n +=
+          name.ends_with("-partial") || name.ends_with(".partial") || name.ends_with(".incomplete");
     }
     return n;
   };
-  Reply started = Http(port, "POST", "/api/model/download", Json{{"model", files.Url("/remote.gguf")}}.dump());
+  Reply started =
+      Http(port, "POST", "/api/model/download", Json{{"model", files.Url("/remote.gguf")}}.dump());
   ASSERT_EQ(started.status, 202) << started.body;
   const std::string id = started.json()["download"];
   ASSERT_GT(progress(port, started.json()["job"]), 0u);
@@ -1313,16 +1298,19 @@ TEST_F(ServeTest, DownloadsPauseResumeCancelAndSurviveARestart) {
   EXPECT_EQ(partials(), 0u);
 
   // Cancel: gone, and so is its partial file.
-  Reply other = Http(port, "POST", "/api/model/download", Json{{"model", files.Url("/other.gguf")}}.dump());
+  Reply other =
+      Http(port, "POST", "/api/model/download", Json{{"model", files.Url("/other.gguf")}}.dump());
   ASSERT_EQ(other.status, 202) << other.body;
   ASSERT_GT(progress(port, other.json()["job"]), 0u);
   EXPECT_GT(partials(), 0u);
-  Reply cancelled = Http(port, "DELETE", "/api/downloads/" + other.json()["download"].get<std::string>());
+  Reply cancelled =
+      Http(port, "DELETE", "/api/downloads/" + other.json()["download"].get<std::string>());
   ASSERT_EQ(cancelled.status, 200) << cancelled.body;
   EXPECT_EQ(partials(), 0u);
   EXPECT_TRUE(Http(port, "GET", "/api/downloads").json()["downloads"].empty());
-  EXPECT_EQ(Http(port, "GET", "/api/jobs/" + other.json()["job"].get<std::string>()).json()["state"],
-            "cancelled");
+  EXPECT_EQ(
+      Http(port, "GET", "/api/jobs/" + other.json()["job"].get<std::string>()).json()["state"],
+      "cancelled");
 }
 
 // /api/events: one stream with a job's progress (bytes, speed, ETA) and its
@@ -1339,8 +1327,8 @@ TEST_F(ServeTest, OneEventStreamCarriesJobsRunnersAndResources) {
   Stream events(port, "GET", "/api/events", "");
   ASSERT_EQ(events.status(), 200);
   EXPECT_EQ(events.Header("Content-Type"), "text/event-stream");
-  Reply started = Http(port, "POST", "/api/model/download",
-                       Json{{"model", files.Url("/remote.gguf")}}.dump());
+  Reply started =
+      Http(port, "POST", "/api/model/download", Json{{"model", files.Url("/remote.gguf")}}.dump());
   ASSERT_EQ(started.status, 202) << started.body;
   const std::string job = started.json()["job"];
   ASSERT_EQ(Http(port, "POST", "/api/chat", Chat("chat", "hi", 2).dump()).status, 200);

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <unistd.h>
 
 #include "core/units.h"
 
@@ -83,25 +82,12 @@ Result<SplitPlan> ClusterOps::PlanSplit(const fit::ModelFacts& facts, fit::PlanO
 }
 
 Result<std::filesystem::path> ClusterOps::RpcServer() const {
-  if (auto env = core_->env().Get("HANGAR_RPC_SERVER"); env && !env->empty()) {
-    if (::access(env->c_str(), X_OK) == 0) return std::filesystem::path(*env);
-    return FailedPreconditionError(
-        fmt::format("HANGAR_RPC_SERVER names {}, which is not an executable", *env));
-  }
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    auto beside = self.parent_path() / "rpc-server";
-    if (::access(beside.c_str(), X_OK) == 0) return beside;
-  }
 #ifdef HANGAR_RPC_SERVER_BUILT
-  if (::access(HANGAR_RPC_SERVER_BUILT, X_OK) == 0) {
-    return std::filesystem::path(HANGAR_RPC_SERVER_BUILT);
-  }
+  const char* built = HANGAR_RPC_SERVER_BUILT;
+#else
+  const char* built = nullptr;
 #endif
-  return FailedPreconditionError(
-      "llama.cpp's rpc-server was not found (HANGAR_RPC_SERVER, beside hangar, or built by "
-      "scripts/build-llama); run scripts/build-llama");
+  return FindLlamaTool(core_->env(), "HANGAR_RPC_SERVER", "rpc-server", built);
 }
 
 nlohmann::json ToJson(const SplitPlan& plan) {

@@ -1,5 +1,8 @@
 #include "app/core.h"
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include "fetch/curl_http_client.h"
 
 namespace hangar::app {
@@ -98,6 +101,26 @@ HttpClient& Core::http() {
 
 const runtime::BackendRegistry& Core::backends() const {
   return deps_.backends != nullptr ? *deps_.backends : runtime::DefaultRegistry();
+}
+
+Result<std::filesystem::path> FindLlamaTool(const Environment& env, std::string_view env_var,
+                                            std::string_view name, const char* built) {
+  if (auto value = env.Get(env_var); value && !value->empty()) {
+    if (::access(value->c_str(), X_OK) == 0) return std::filesystem::path(*value);
+    return FailedPreconditionError(
+        fmt::format("{} names {}, which is not an executable", env_var, *value));
+  }
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto beside = self.parent_path() / name;
+    if (::access(beside.c_str(), X_OK) == 0) return beside;
+  }
+  if (built != nullptr && ::access(built, X_OK) == 0) return std::filesystem::path(built);
+  return FailedPreconditionError(
+      fmt::format("{} was not found ({}, beside hangar, or built by scripts/build-llama); run "
+                  "scripts/build-llama",
+                  name, env_var));
 }
 
 }  // namespace hangar::app

@@ -49,6 +49,13 @@ struct Deps {
   const runtime::BackendRegistry* backends = nullptr;
 };
 
+// A llama.cpp program Hangar runs (llama-server, rpc-server): the path in
+// `env_var` when set, else `name` beside the running program, else `built`
+// (where scripts/build-llama put it; may be null). FailedPrecondition naming
+// the three places and scripts/build-llama when none is an executable.
+Result<std::filesystem::path> FindLlamaTool(const Environment& env, std::string_view env_var,
+                                            std::string_view name, const char* built);
+
 class Core {
  public:
   explicit Core(Deps deps);
@@ -114,8 +121,8 @@ class Core {
   std::once_flag hardware_once_;
   std::unique_ptr<HardwareInfo> hardware_;
   std::unique_ptr<HardwareInfo> cpu_only_;  // hardware_ without GPUs (made with it)
-  std::mutex http_mu_;  // guards deps_.http while it is made
-  JobRegistry jobs_;    // destroyed first: running jobs use the rest
+  std::mutex http_mu_;                      // guards deps_.http while it is made
+  JobRegistry jobs_;                        // destroyed first: running jobs use the rest
 };
 
 }  // namespace hangar::app

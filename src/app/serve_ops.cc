@@ -151,24 +151,12 @@ Result<std::filesystem::path> ServeOps::TemplateFile(std::string_view text) {
 }
 
 Result<std::filesystem::path> ServeOps::LlamaServer() const {
-  if (auto env = core_->env().Get("HANGAR_LLAMA_SERVER"); env && !env->empty()) {
-    if (::access(env->c_str(), X_OK) == 0) return std::filesystem::path(*env);
-    return FailedPreconditionError(
-        fmt::format("HANGAR_LLAMA_SERVER names {}, which is not an executable", *env));
-  }
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    auto beside = self.parent_path() / "llama-server";
-    if (::access(beside.c_str(), X_OK) == 0) return beside;
-  }
 #ifdef HANGAR_LLAMA_SERVER_BUILT
-  if (::access(HANGAR_LLAMA_SERVER_BUILT, X_OK) == 0)
-    return std::filesystem::path(HANGAR_LLAMA_SERVER_BUILT);
+  const char* built = HANGAR_LLAMA_SERVER_BUILT;
+#else
+  const char* built = nullptr;
 #endif
-  return FailedPreconditionError(
-      "llama-server was not found (HANGAR_LLAMA_SERVER, beside hangar, or built by "
-      "scripts/build-llama); run scripts/build-llama");
+  return FindLlamaTool(core_->env(), "HANGAR_LLAMA_SERVER", "llama-server", built);
 }
 
 Result<runtime::SchedulerOptions> ServeOps::SchedulerOptionsFor(const ServeSettings& settings) {
