@@ -12,6 +12,9 @@
 #include <cerrno>
 #include <cstring>
 #include <future>
+#include <span>
+
+#include "runtime/http_wire.h"
 
 namespace hangar::runtime {
 namespace {
@@ -47,74 +50,35 @@ int WaitFd(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-Status ConnectTcp(const Fd& fd, const sockaddr* addr, socklen_t len, Clock::time_point deadline,
+// Connects `fd` (non-blocking) to `addr` before `deadline`.
+Status ConnectTcp(int fd, const sockaddr* addr, socklen_t len, Clock::time_point deadline,
                   std::string_view endpoint) {
-  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
-  if (::connect(fd.get(), addr, len) != 0 && errno != EINPROGRESS) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  if (::connect(fd, addr, len) != 0 && errno != EINPROGRESS) {
     return UnavailableError(fmt::format("{}: {}", endpoint, std::strerror(errno)));
   }
-  if (WaitFd(fd.get(), POLLOUT, deadline) != 1) {
+  if (WaitFd(fd, POLLOUT, deadline) != 1) {
     return UnavailableError(fmt::format("{}: no connection within the timeout", endpoint));
   }
   int err = 0;
   socklen_t err_len = sizeof err;
-  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &err_len);
+  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
   if (err != 0) return UnavailableError(fmt::format("{}: {}", endpoint, std::strerror(err)));
   return Status::Ok();
 }
 
-Status SendAll(const Fd& fd, const uint8_t* data, size_t size, Clock::time_point deadline,
-               std::string_view endpoint) {
-  while (size > 0) {
-    ssize_t n = ::send(fd.get(), data, size, MSG_NOSIGNAL);
-    if (n > 0) {
-      data += n;
-      size -= static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
-      return UnavailableError(fmt::format("{}: {}", endpoint, std::strerror(errno)));
-    }
-    if (WaitFd(fd.get(), POLLOUT, deadline) != 1) {
-      return UnavailableError(fmt::format("{}: not answering", endpoint));
-    }
-  }
-  return Status::Ok();
-}
-
-Status RecvAll(const Fd& fd, uint8_t* data, size_t size, Clock::time_point deadline,
-               std::string_view endpoint) {
-  while (size > 0) {
-    ssize_t n = ::recv(fd.get(), data, size, 0);
-    if (n > 0) {
-      data += n;
-      size -= static_cast<size_t>(n);
-      continue;
-    }
-    if (n == 0) return UnavailableError(fmt::format("{} closed the connection", endpoint));
-    if (errno != EAGAIN && errno != EINTR) {
-      return UnavailableError(fmt::format("{}: {}", endpoint, std::strerror(errno)));
-    }
-    if (WaitFd(fd.get(), POLLIN, deadline) != 1) {
+// Reads exactly out.size() bytes from `socket`.
+Status ReadExact(wire::Socket& socket, std::span<char> out, std::string_view endpoint) {
+  while (!out.empty()) {
+    Result<size_t> n = socket.ReadSome(out);
+    if (!n.ok()) {
       return UnavailableError(fmt::format(
           "{} accepted the connection but did not answer the RPC handshake (busy with another "
-          "client, or stopped)",
-          endpoint));
+          "client, or stopped): {}",
+          endpoint, n.status().message()));
     }
+    if (*n == 0) return UnavailableError(fmt::format("{} closed the connection", endpoint));
+    out = out.subspan(*n);
   }
   return Status::Ok();
 }
@@ -254,24 +218,33 @@ Result<std::string> RpcHello(std::string_view endpoint, std::chrono::millisecond
     return UnavailableError(fmt::format("{}: {}", endpoint, ::gai_strerror(rc)));
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, ::freeaddrinfo);
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return UnavailableError(fmt::format("socket: {}", std::strerror(errno)));
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return UnavailableError(fmt::format("socket: {}", std::strerror(errno)));
+  wire::Socket socket(fd);
   RETURN_IF_ERROR(ConnectTcp(fd, found->ai_addr, found->ai_addrlen, deadline, endpoint));
   int one = 1;
-  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  socket.set_deadline(
+      wire::After(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())));
   uint8_t request[1 + 8 + kRpcHelloRequestSize] = {};
   request[0] = kRpcHello;
   WriteLe64(kRpcHelloRequestSize, request + 1);
-  RETURN_IF_ERROR(SendAll(fd, request, sizeof request, deadline, endpoint));
+  if (Status s =
+          socket.WriteAll(std::string_view(reinterpret_cast<char*>(request), sizeof request));
+      !s.ok()) {
+    return UnavailableError(fmt::format("{}: {}", endpoint, s.message()));
+  }
   uint8_t size[8];
-  RETURN_IF_ERROR(RecvAll(fd, size, sizeof size, deadline, endpoint));
+  RETURN_IF_ERROR(
+      ReadExact(socket, std::span(reinterpret_cast<char*>(size), sizeof size), endpoint));
   if (ReadLe64(size) != kRpcHelloResponseSize) {
     return UnavailableError(fmt::format(
         "{} answered the RPC handshake with {} bytes, not {}: not llama.cpp's RPC protocol 7",
         endpoint, ReadLe64(size), kRpcHelloResponseSize));
   }
   uint8_t response[kRpcHelloResponseSize];
-  RETURN_IF_ERROR(RecvAll(fd, response, sizeof response, deadline, endpoint));
+  RETURN_IF_ERROR(
+      ReadExact(socket, std::span(reinterpret_cast<char*>(response), sizeof response), endpoint));
   return fmt::format("{}.{}.{}", response[0], response[1], response[2]);
 }
 

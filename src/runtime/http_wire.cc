@@ -262,15 +262,8 @@ Status Socket::WriteAll(std::span<const std::string_view> pieces) {
     msg.msg_iovlen = std::min<size_t>(iov.size() - first, IOV_MAX);
     ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        RETURN_IF_ERROR(Wait(POLLOUT));
-        continue;
-      }
-      if (errno == EPIPE || errno == ECONNRESET) {
-        return UnavailableError("connection closed by the peer");
-      }
-      return UnavailableError(fmt::format("write: {}", std::strerror(errno)));
+      RETURN_IF_ERROR(AfterWriteError("write"));
+      continue;
     }
     // Skip what was written, possibly part of a buffer.
     auto left = static_cast<size_t>(n);
@@ -281,6 +274,14 @@ Status Socket::WriteAll(std::span<const std::string_view> pieces) {
     }
   }
   return Status::Ok();
+}
+
+Status Socket::AfterWriteError(std::string_view call) {
+  if (errno == EINTR) return Status::Ok();
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return Wait(POLLOUT);
+  if (errno == EPIPE || errno == ECONNRESET)
+    return UnavailableError("connection closed by the peer");
+  return UnavailableError(fmt::format("{}: {}", call, std::strerror(errno)));
 }
 
 Status Socket::SendFile(int file_fd, uint64_t offset, uint64_t length,
@@ -294,15 +295,8 @@ Status Socket::SendFile(int file_fd, uint64_t offset, uint64_t length,
   while (length > 0) {
     ssize_t n = ::sendfile(fd_, file_fd, &off, static_cast<size_t>(std::min(length, kMaxPerCall)));
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        RETURN_IF_ERROR(Wait(POLLOUT));
-        continue;
-      }
-      if (errno == EPIPE || errno == ECONNRESET) {
-        return UnavailableError("connection closed by the peer");
-      }
-      return UnavailableError(fmt::format("sendfile: {}", std::strerror(errno)));
+      RETURN_IF_ERROR(AfterWriteError("sendfile"));
+      continue;
     }
     if (n == 0) return DataLossError("the file ended before the bytes announced were sent");
     length -= static_cast<uint64_t>(n);

@@ -107,6 +107,9 @@ class Socket {
  private:
   // OK when `events` are ready on fd_; see ReadSome for the errors.
   Status Wait(short events);
+  // After a write system call `call` failed (errno): OK to try again (it was
+  // interrupted, or the socket takes more now), else why the write failed.
+  Status AfterWriteError(std::string_view call);
 
   int fd_ = -1;
   Deadline deadline_ = NoDeadline();
