@@ -336,6 +336,15 @@ Result<std::optional<HttpRequest>> RequestReader::ReadHead(const Limits& limits,
   socket_->set_deadline(header_deadline);
   http::read_header(stream, state_->buffer, parser, ec);
   if (ec == http::error::end_of_stream) return std::optional<HttpRequest>();
+  // Not one byte of a request arrived before the deadline: an idle
+  // connection, closed without an answer. A 408 written here could be read
+  // by a client that sends its next request on it at this moment, as the
+  // answer to that request.
+  if (ec && !parser.got_some() && state_->buffer.size() == 0) {
+    Status s = stream.Failure(ec, StatusCode::kUnavailable, "read");
+    if (s.code() == StatusCode::kUnavailable) return std::optional<HttpRequest>();
+    return s;
+  }
   if (ec == http::error::header_limit) {
     return ResourceExhaustedError(
         fmt::format("request header larger than {} bytes", limits.header_bytes));

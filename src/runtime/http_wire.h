@@ -129,7 +129,9 @@ class RequestReader {
   ~RequestReader();
 
   // The next request; nullopt when the client closed the connection between
-  // requests. The header must arrive by `header_deadline`, the body by
+  // requests, or sent nothing of one by `header_deadline` (an idle
+  // connection, to be closed without an answer). The header must arrive by
+  // `header_deadline`, the body by
   // `body_deadline`. Errors: InvalidArgument (malformed: answer 400),
   // ResourceExhausted (header or body too large: 431/413; the message says
   // which), Unavailable (timed out: 408, or reset), Cancelled (watch).
