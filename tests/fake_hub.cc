@@ -102,28 +102,45 @@ void FakeHub::Routes() {
     }
     return true;
   };
+  // A file's listing entry.
+  auto entry = [](const Commit& c, size_t i) {
+    const FakeFile& f = c.files[i];
+    const uint64_t size = f.content->data().size();
+    nlohmann::json e = {
+        {"type", "file"}, {"oid", c.shas[i].substr(0, 40)}, {"size", size}, {"path", f.path}};
+    if (f.lfs) e["lfs"] = {{"oid", c.shas[i]}, {"size", size}, {"pointerSize", 134}};
+    return e;
+  };
   hub_.Route("GET", R"(/api/models/([^/]+)/([^/]+)/tree/([^/]+))",
-             [this, open_rev](const TestRequest& req, TestResponse& res) {
+             [this, open_rev, entry](const TestRequest& req, TestResponse& res) {
                std::lock_guard<std::mutex> lock(mu_);
                const Repo* repo = nullptr;
                const Commit* c = nullptr;
                if (!open_rev(req, res, &repo, &c)) return;
                nlohmann::json list = nlohmann::json::array();
-               for (size_t i = 0; i < c->files.size(); ++i) {
-                 const FakeFile& f = c->files[i];
-                 const uint64_t size = f.content->data().size();
-                 nlohmann::json e = {{"type", "file"},
-                                     {"oid", c->shas[i].substr(0, 40)},
-                                     {"size", size},
-                                     {"path", f.path}};
-                 if (f.lfs) {
-                   e["lfs"] = {{"oid", c->shas[i]}, {"size", size}, {"pointerSize", 134}};
-                 }
-                 list.push_back(e);
-               }
+               for (size_t i = 0; i < c->files.size(); ++i) list.push_back(entry(*c, i));
                for (const std::string& p : repo->extra_paths) {
                  list.push_back(
                      {{"type", "file"}, {"oid", std::string(40, 'a')}, {"size", 4}, {"path", p}});
+               }
+               res.SetJson(200, list.dump());
+             });
+  hub_.Route("POST", R"(/api/models/([^/]+)/([^/]+)/paths-info/([^/]+))",
+             [this, open_rev, entry](const TestRequest& req, TestResponse& res) {
+               std::lock_guard<std::mutex> lock(mu_);
+               const Repo* repo = nullptr;
+               const Commit* c = nullptr;
+               if (!open_rev(req, res, &repo, &c)) return;
+               const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+               nlohmann::json list = nlohmann::json::array();
+               if (body.is_object() && body.contains("paths") && body["paths"].is_array()) {
+                 for (const auto& p : body["paths"]) {
+                   for (size_t i = 0; i < c->files.size(); ++i) {
+                     if (p.is_string() && p.get<std::string>() == c->files[i].path) {
+                       list.push_back(entry(*c, i));
+                     }
+                   }
+                 }
                }
                res.SetJson(200, list.dump());
              });

@@ -4,6 +4,7 @@
 // port) acting as the CDN. Test code only.
 //
 //   GET  /api/models/{org}/{repo}/tree/{rev}?recursive=true
+//   POST /api/models/{org}/{repo}/paths-info/{rev}   {"paths": [...]}
 //   HEAD /{org}/{repo}/resolve/{rev}/{path}   302 to the CDN for LFS files,
 //        with X-Repo-Commit, X-Linked-Etag, X-Linked-Size, ETag; 200 for git
 //        files; 404 with X-Error-Code RepoNotFound/RevisionNotFound/

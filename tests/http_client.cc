@@ -34,7 +34,9 @@ HttpReply HttpCall(uint16_t port, std::string method, std::string target, std::s
   bool has_host = false;
   for (auto& [k, v] : headers) has_host |= (k == "Host");
   if (!has_host) headers.emplace_back("Host", "127.0.0.1");
-  if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+  if (!body.empty() && runtime::wire::FindHeader(headers, "Content-Type").empty()) {
+    headers.emplace_back("Content-Type", "application/json");
+  }
   wire::HttpRequest req{std::move(method), std::move(target), std::move(headers), std::move(body),
                         false};
   if (!wire::WriteRequest(s, req).ok()) return r;

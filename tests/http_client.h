@@ -26,8 +26,8 @@ struct HttpReply {
 // A TCP connection to 127.0.0.1:port (closed when it fails).
 runtime::wire::Socket ConnectLoopback(uint16_t port);
 
-// One request, `target` sent exactly as given, `body` as JSON when not empty,
-// Host added unless given; the connection is closed after it. `on_line`, when
+// One request, `target` sent exactly as given, `body` as JSON when not empty
+// (unless `headers` give its Content-Type), Host added unless given; the connection is closed after it. `on_line`, when
 // given, sees each line of the body as it comes and may stop the reading by
 // returning false (the body read so far is in the reply).
 HttpReply HttpCall(uint16_t port, std::string method, std::string target, std::string body = "",

@@ -244,6 +244,7 @@ TEST_F(MirrorTest, AHangarPullOnAnotherHomeGetsTheSameVerifiedFiles) {
 
 TEST_F(MirrorTest, RangesAndTheHubsErrorCodes) {
   PullFromHub(a_, kRepo + ":Q8_0");
+  PullFromHub(a_, "hf://" + kRepo + "/README.md");
   const uint16_t port = Serve(a_);
   ASSERT_NE(port, 0);
   const std::string file = "/" + kRepo + "/resolve/main/tiny-Q8_0.gguf";
@@ -280,6 +281,31 @@ TEST_F(MirrorTest, RangesAndTheHubsErrorCodes) {
             "RepoNotFound");
   EXPECT_EQ(Http(port, "GET", "/api/models/" + kRepo + "/revision/v9").Header("X-Error-Code"),
             "RevisionNotFound");
+  // paths-info, as huggingface_hub asks it (a form) and as the npm client
+  // does (JSON): the files asked for that the revision has, in that order.
+  const std::string info = "/api/models/" + kRepo + "/paths-info/main";
+  Reply form = testing::HttpCall(
+      port, "POST", info, "paths=tiny-Q8_0.gguf&paths=tiny-Q4_K_M.gguf&paths=README.md&expand=True",
+      {{"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(form.status, 200) << form.body;
+  const Json entries = Json::parse(form.body);
+  ASSERT_EQ(entries.size(), 2u) << form.body;
+  EXPECT_EQ(entries[0]["path"], "tiny-Q8_0.gguf");
+  EXPECT_EQ(entries[0]["size"], size);
+  EXPECT_EQ(entries[0]["lfs"]["oid"], Sha(q8_));
+  EXPECT_EQ(entries[1]["path"], "README.md");
+  Reply json = testing::HttpCall(port, "POST", info, R"({"paths": ["/tiny-Q8_0.gguf"]})");
+  EXPECT_EQ(Json::parse(json.body), Json::array({entries[0]}));
+  EXPECT_EQ(testing::HttpCall(port, "POST", info, "{not json").status, 400);
+  EXPECT_EQ(testing::HttpCall(port, "POST", "/api/models/tester/Nothing/paths-info/main",
+                              R"({"paths": ["a"]})")
+                .Header("X-Error-Code"),
+            "RepoNotFound");
+  Reply get_info = Http(port, "GET", info);
+  EXPECT_EQ(get_info.status, 405);
+  EXPECT_EQ(get_info.Header("Allow"), "POST");
+  EXPECT_EQ(testing::HttpCall(port, "POST", "/api/models/" + kRepo + "/tree/main", "{}").status,
+            405);
   // Without --mirror none of these routes exist.
   ::kill(servers_.back(), SIGTERM);
   testing::WaitProcess(servers_.back());
@@ -399,6 +425,14 @@ TEST_F(MirrorTest, UpstreamFetchesAMissingFileOnceForConcurrentClients) {
   ASSERT_NE(port, 0);
   EXPECT_THAT(mirror_line_, HasSubstr("fetched once from " + hub_.Endpoint()));
   const uint64_t cdn_before = hub_.cdn().BodyBytesSent();
+  // paths-info of a file the mirror lacks: the hub's answer, passed on.
+  Reply info = testing::HttpCall(port, "POST", "/api/models/" + kRepo + "/paths-info/main",
+                                 R"({"paths": ["tiny-Q8_0.gguf"]})");
+  ASSERT_EQ(info.status, 200) << info.body;
+  const Json entries = Json::parse(info.body);
+  ASSERT_EQ(entries.size(), 1u) << info.body;
+  EXPECT_EQ(entries[0]["lfs"]["oid"], Sha(q8_));
+  EXPECT_EQ(hub_.cdn().BodyBytesSent(), cdn_before);
   // HEAD answers from the hub's word, without the bytes.
   Reply head = Http(port, "HEAD", "/" + kRepo + "/resolve/main/tiny-Q8_0.gguf");
   EXPECT_EQ(head.status, 200);

@@ -224,15 +224,19 @@ Result<fs::path> MirrorOps::OllamaBlob(std::string_view hex) {
 
 // ---------------------------------------------------------------- upstream
 
-Result<UpstreamAnswer> MirrorOps::UpstreamHf(bool head, std::string_view path_and_query) {
+Result<UpstreamAnswer> MirrorOps::UpstreamHf(HttpMethod method, std::string_view path_and_query,
+                                             std::string_view body,
+                                             std::string_view content_type) {
   if (!settings_.upstream) return FailedPreconditionError("this mirror has no upstream");
   fetch::HfSettings hf = fetch::HfSettings::FromEnvironment(core_->env());
   if (!settings_.hf_endpoint.empty()) hf.endpoint = settings_.hf_endpoint;
   while (!hf.endpoint.empty() && hf.endpoint.back() == '/') hf.endpoint.pop_back();
   fetch::HfHub hub(core_->http(), hf);
   HttpRequest req;
-  req.method = head ? HttpMethod::kHead : HttpMethod::kGet;
+  req.method = method;
   req.url = hf.endpoint + std::string(path_and_query);
+  req.body = std::string(body);
+  req.content_type = std::string(content_type);
   req.headers = hub.Headers();
   req.errors = HttpErrorMode::kResponse;
   req.max_redirects = 0;  // the CDN's address is the upstream's business

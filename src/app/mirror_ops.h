@@ -123,9 +123,12 @@ class MirrorOps {
   static Result<MirrorFileHandle> Open(const std::filesystem::path& path);
 
   // Upstream (FailedPrecondition without one).
-  // The hub's answer to `method` on `path_and_query` ("/api/models/a/b/tree/main?recursive=true"),
+  // The hub's answer to `method` (GET, HEAD or POST with `body` of
+  // `content_type`) on `path_and_query` ("/api/models/a/b/tree/main?recursive=true"),
   // redirects not followed. Unavailable when the hub cannot be reached.
-  Result<UpstreamAnswer> UpstreamHf(bool head, std::string_view path_and_query);
+  Result<UpstreamAnswer> UpstreamHf(HttpMethod method, std::string_view path_and_query,
+                                    std::string_view body = {},
+                                    std::string_view content_type = {});
   // Pulls `path` of `repo` at `revision` into the store, once for all the
   // callers asking at the same time; `cancelled` lets a waiting caller give
   // up (Cancelled) while the pull goes on for the others. Errors of PullOps::Pull.

@@ -4,6 +4,7 @@
 //
 //   GET  /api/models/{repo}[/revision/{rev}]      {id, sha, siblings[...]}
 //   GET  /api/models/{repo}/tree/{rev}[/{path}]    [{type, oid, size, path, lfs?}]
+//   POST /api/models/{repo}/paths-info/{rev}       the same entries for the paths asked
 //   GET|HEAD /{repo}/resolve/{rev}/{path}          the file, with the hub's headers
 //   GET|HEAD /v2/{ns}/{name}/manifests/{tag}       an Ollama manifest
 //   GET|HEAD /v2/{ns}/{name}/blobs/sha256:{hex}    a blob
@@ -11,6 +12,7 @@
 // Files go out with sendfile, honouring one `Range`.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "server/byte_range.h"
@@ -91,15 +93,62 @@ size_t RepoLength(const std::vector<std::string>& segs, std::string_view marker)
   return 0;
 }
 
+// The paths of a paths-info request: a JSON body {"paths": [...]} (the npm
+// client) or a form, paths=a&paths=b (huggingface_hub).
+Result<std::vector<std::string>> PathsAsked(const wire::HttpRequest& req) {
+  std::vector<std::string> paths;
+  if (req.Header("Content-Type").find("application/json") != std::string_view::npos) {
+    Json body = Json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return InvalidArgumentError("the body is not a JSON object");
+    }
+    Json asked = body.value("paths", Json::array());
+    if (asked.is_string()) asked = Json::array({asked});
+    if (!asked.is_array()) return InvalidArgumentError("paths must be a list of strings");
+    for (const Json& p : asked) {
+      if (!p.is_string()) return InvalidArgumentError("paths must be a list of strings");
+      paths.push_back(p.get<std::string>());
+    }
+    return paths;
+  }
+  std::string_view form = req.body;
+  while (!form.empty()) {
+    const size_t amp = form.find('&');
+    std::string pair(form.substr(0, amp));
+    form.remove_prefix(amp == std::string_view::npos ? form.size() : amp + 1);
+    std::replace(pair.begin(), pair.end(), '+', ' ');
+    const size_t eq = pair.find('=');
+    if (eq == std::string::npos || PercentDecode(pair.substr(0, eq)) != "paths") continue;
+    paths.push_back(PercentDecode(std::string_view(pair).substr(eq + 1)));
+  }
+  return paths;
+}
+
+Json TreeEntry(const app::HfMirrorFile& f) {
+  Json e = {{"type", "file"}, {"oid", f.oid}, {"size", f.size}, {"path", f.path}};
+  if (f.lfs) e["lfs"] = {{"oid", f.blob_id}, {"size", f.size}, {"pointerSize", f.pointer_size}};
+  return e;
+}
+
 }  // namespace
 
 // GET /api/models/{repo}, /api/models/{repo}/revision/{rev},
-// /api/models/{repo}/tree/{rev}[/{path}]
+// /api/models/{repo}/tree/{rev}[/{path}]; POST /api/models/{repo}/paths-info/{rev}
 void Server::MirrorHubApi(Call& call) {
   const std::vector<std::string> segs = Segments(call.req.Path().substr(12));
   std::string kind = "revision";
   size_t n = RepoLength(segs, "revision");
   if (n == 0 && (n = RepoLength(segs, "tree")) != 0) kind = "tree";
+  if (n == 0 && (n = RepoLength(segs, "paths-info")) != 0) kind = "paths-info";
+  if ((kind == "paths-info") != (call.req.method == "POST")) {
+    const char* allowed = kind == "paths-info" ? "POST" : "GET";
+    call.res.Send(405, "application/json; charset=utf-8",
+                  Json{{"error", fmt::format("{} is not allowed on {}; use {}", call.req.method,
+                                             call.req.Path(), allowed)}}
+                      .dump(),
+                  {{"Allow", allowed}});
+    return;
+  }
   std::string repo, rev = "main", sub;
   if (n == 0) {
     // /api/models/{repo}: its main branch.
@@ -114,10 +163,17 @@ void Server::MirrorHubApi(Call& call) {
   }
   call.model = repo;
   app::MirrorOps& mirror = app_->mirror();
+  if (kind == "paths-info" && !sub.empty()) {
+    return HubError(call.res, 404, "", fmt::format("no route {}", call.req.Path()));
+  }
   if (mirror.settings().upstream) {
     // Listings come from upstream while it answers: they show what a pull
     // through the mirror can fetch, not only what it holds.
-    Result<app::UpstreamAnswer> up = mirror.UpstreamHf(false, call.req.target);
+    Result<app::UpstreamAnswer> up =
+        kind == "paths-info"
+            ? mirror.UpstreamHf(HttpMethod::kPost, call.req.target, call.req.body,
+                                call.req.Header("Content-Type"))
+            : mirror.UpstreamHf(HttpMethod::kGet, call.req.target);
     if (up.ok() && up->status < 500) {
       wire::HeaderList h(up->headers.begin(), up->headers.end());
       std::erase_if(h, [](const auto& kv) { return kv.first == "Content-Length"; });
@@ -155,6 +211,25 @@ void Server::MirrorHubApi(Call& call) {
                                {"tags", Json::array()},
                                {"siblings", std::move(siblings)}});
   }
+  if (kind == "paths-info") {
+    // The entries of the files asked for that this revision has, in the
+    // order asked; others are left out, as the hub does. Folders are not
+    // listed, and no lastCommit is given (the mirror holds files, not history).
+    Result<std::vector<std::string>> asked = PathsAsked(call.req);
+    if (!asked.ok()) return HubError(call.res, 400, "", asked.status().message());
+    Json list = Json::array();
+    for (std::string p : *asked) {
+      while (!p.empty() && p.front() == '/') p.erase(0, 1);
+      while (!p.empty() && p.back() == '/') p.pop_back();
+      for (const app::HfMirrorFile& f : r->files) {
+        if (f.path == p) {
+          list.push_back(TreeEntry(f));
+          break;
+        }
+      }
+    }
+    return call.Send(200, list);
+  }
   const bool recursive = call.QueryParam("recursive").value_or("") == "true" ||
                          call.QueryParam("recursive").value_or("") == "1";
   const std::string prefix = sub.empty() ? "" : sub + "/";
@@ -163,9 +238,7 @@ void Server::MirrorHubApi(Call& call) {
     if (f.path.rfind(prefix, 0) != 0) continue;
     // Folders are not listed; without recursive=true, only the files of `sub` itself.
     if (!recursive && f.path.find('/', prefix.size()) != std::string::npos) continue;
-    Json e = {{"type", "file"}, {"oid", f.oid}, {"size", f.size}, {"path", f.path}};
-    if (f.lfs) e["lfs"] = {{"oid", f.blob_id}, {"size", f.size}, {"pointerSize", f.pointer_size}};
-    list.push_back(std::move(e));
+    list.push_back(TreeEntry(f));
   }
   if (list.empty() && !sub.empty()) {
     return HubError(call.res, 404, "EntryNotFound",
@@ -199,7 +272,7 @@ void Server::MirrorResolve(Call& call) {
     // The upstream's word on the file first: its error codes pass through,
     // and a HEAD needs no download.
     const std::string target = call.req.target.substr(0, call.req.target.find('?'));
-    Result<app::UpstreamAnswer> up = mirror.UpstreamHf(true, target);
+    Result<app::UpstreamAnswer> up = mirror.UpstreamHf(HttpMethod::kHead, target);
     if (!up.ok()) return call.Error(up.status());
     if (up->status >= 400) {
       wire::HeaderList h(up->headers.begin(), up->headers.end());

@@ -383,6 +383,7 @@ const std::vector<Server::Route>& Server::Routes() {
       {"GET", "/api/events", false, &Server::Events},
       {"GET", "/api/openapi.json", false, &Server::OpenApi},
       {"GET", "/api/models/", false, &Server::MirrorHubApi, false, true},
+      {"POST", "/api/models/", false, &Server::MirrorHubApi, false, true},
       {"GET", "/v2/", false, &Server::MirrorRegistry, false, true},
       {"HEAD", "/v2/", false, &Server::MirrorRegistry, false, true},
       {"GET", "/{repo}/resolve/{path}", false, &Server::MirrorResolve, false, true},

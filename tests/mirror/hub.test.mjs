@@ -5,9 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { downloadFile, fileDownloadInfo, listFiles, modelInfo } from '@huggingface/hub';
+import { lstatSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import {
+  downloadFile, downloadFileToCacheDir, fileDownloadInfo, listFiles, modelInfo, pathsInfo,
+} from '@huggingface/hub';
 
 const hubUrl = process.env.MIRROR_URL;
 const repo = process.env.MIRROR_REPO;
@@ -56,4 +58,30 @@ for (const name of names) {
 
 test('a file the mirror does not hold: null, as on the hub (EntryNotFound)', async () => {
   assert.equal(await downloadFile({ repo, path: 'tiny-Q4_K_M.gguf', hubUrl }), null);
+});
+
+test('pathsInfo: the entries of the files asked for; a path not held is left out', async () => {
+  const info = await pathsInfo({ repo, hubUrl, paths: ['tiny-Q8_0.gguf', 'missing.bin', 'README.md'] });
+  assert.deepEqual(info.map((f) => f.path), ['tiny-Q8_0.gguf', 'README.md']);
+  const gguf = readFileSync(join(originals, 'tiny-Q8_0.gguf'));
+  assert.equal(info[0].type, 'file');
+  assert.equal(info[0].size, gguf.length);
+  assert.equal(info[0].lfs.oid, sha256(gguf));
+  assert.equal(info[1].lfs, undefined);
+});
+
+test('downloadFileToCacheDir: the blob in a hub cache layout, byte-identical', async () => {
+  const cacheDir = mkdtempSync(join(process.env.HOME, 'hub-cache-'));
+  const gguf = readFileSync(join(originals, 'tiny-Q8_0.gguf'));
+  for (const revision of [undefined, commit]) {
+    const pointer = await downloadFileToCacheDir({ repo, path: 'tiny-Q8_0.gguf', hubUrl, cacheDir, revision });
+    assert.ok(readFileSync(pointer).equals(gguf));
+    assert.ok(lstatSync(pointer).isSymbolicLink());
+    const blob = resolve(dirname(pointer), readlinkSync(pointer));
+    assert.equal(blob, join(cacheDir, `models--${repo.replace('/', '--')}`, 'blobs', sha256(gguf)));
+  }
+  const readme = readFileSync(join(originals, 'README.md'));
+  const pointer = await downloadFileToCacheDir({ repo, path: 'README.md', hubUrl, cacheDir, revision: commit });
+  assert.ok(readFileSync(pointer).equals(readme));
+  assert.equal(pointer, join(cacheDir, `models--${repo.replace('/', '--')}`, 'snapshots', commit, 'README.md'));
 });
