@@ -413,6 +413,45 @@ TEST_F(MirrorTest, AnOllamaModelPulledThroughTheMirror) {
   }
 }
 
+// A mirror with an API key (as one listening beyond 127.0.0.1 must have):
+// `hangar pull --registry` sends the key in HF_TOKEN on both kinds of routes;
+// OLLAMA_REGISTRY with OLLAMA_REGISTRY_TOKEN does the same for Ollama models.
+TEST_F(MirrorTest, AMirrorWithAnApiKeyServesThoseWhoSendIt) {
+  const std::string key = "mirror-key-0123456789";
+  const std::string digest = hub_.AddOllamaModel(
+      "library", "tiny", "q8", {{"application/vnd.ollama.image.model", q8_}});
+  PullFromHub(a_, "ollama://tiny:q8");
+  PullFromHub(a_, kRepo + ":Q8_0");
+  const uint16_t port = Serve(a_, {}, {{"HANGAR_API_KEY", key}});
+  ASSERT_NE(port, 0);
+  EXPECT_THAT(mirror_line_, HasSubstr("HF_TOKEN and OLLAMA_REGISTRY_TOKEN to the API key"));
+  EXPECT_EQ(Http(port, "GET", "/v2/library/tiny/manifests/q8").status, 401);
+
+  ProcessResult refused =
+      Hangar(b_, {"pull", "ollama://tiny:q8", "--registry", Url(port), "--json"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.out + refused.err, HasSubstr("401"));
+  EXPECT_FALSE(fs::exists(b_.Blobs() / ("sha256-" + Sha(q8_))));
+
+  const uint64_t cdn_before = hub_.cdn().BodyBytesSent();
+  for (const std::string& ref : {std::string("ollama://tiny:q8"), kRepo + ":Q8_0"}) {
+    ProcessResult pulled =
+        Hangar(b_, {"pull", ref, "--registry", Url(port), "--json"}, {{"HF_TOKEN", key}});
+    ASSERT_EQ(pulled.exit_code, 0) << ref << ": " << pulled.err;
+  }
+  EXPECT_EQ(ReadAll(b_.Blobs() / ("sha256-" + Sha(q8_))), q8_);
+  EXPECT_EQ(ReadAll(b_.RepoDir() / "blobs" / Sha(q8_)), q8_);
+
+  Home c{root_ / "c"};
+  fs::create_directories(c.dir);
+  ProcessResult own = Hangar(c, {"pull", "ollama://tiny:q8", "--json"},
+                             {{"OLLAMA_REGISTRY", Url(port)}, {"OLLAMA_REGISTRY_TOKEN", key}});
+  ASSERT_EQ(own.exit_code, 0) << own.err;
+  EXPECT_EQ(Last(own)["revision"], digest);
+  EXPECT_EQ(ReadAll(c.Blobs() / ("sha256-" + Sha(q8_))), q8_);
+  EXPECT_EQ(hub_.cdn().BodyBytesSent(), cdn_before);  // all from the mirror
+}
+
 // --mirror-upstream: A holds nothing; eight clients ask for the same file at
 // once; the hub's CDN sends it once, and every client gets the same bytes.
 TEST_F(MirrorTest, UpstreamFetchesAMissingFileOnceForConcurrentClients) {

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/units.h"
+#include "fetch/hf_hub.h"
 #include "fit/model_facts.h"
 #include "gguf/split.h"
 #include "gguf/summary.h"
@@ -22,7 +23,9 @@ namespace fs = std::filesystem;
 std::atomic<uint64_t> sparse_counter{0};
 
 // The process environment with HF_ENDPOINT and OLLAMA_REGISTRY replaced
-// (PullQuery::hf_endpoint, ollama_registry).
+// (PullQuery::hf_endpoint, ollama_registry). When both name one server (a
+// Hangar mirror: `hangar pull --registry`), its API key in HF_TOKEN serves
+// for the Ollama routes too, unless OLLAMA_REGISTRY_TOKEN is set.
 class EndpointEnvironment final : public Environment {
  public:
   EndpointEnvironment(const Environment& base, std::string endpoint, std::string registry)
@@ -30,6 +33,10 @@ class EndpointEnvironment final : public Environment {
   std::optional<std::string> Get(std::string_view name) const override {
     if (name == "HF_ENDPOINT" && !endpoint_.empty()) return endpoint_;
     if (name == "OLLAMA_REGISTRY" && !registry_.empty()) return registry_;
+    if (name == "OLLAMA_REGISTRY_TOKEN" && !registry_.empty() && registry_ == endpoint_) {
+      if (auto own = base_.Get(name); own && !own->empty()) return own;
+      return fetch::HfSettings::FromEnvironment(base_).token;
+    }
     return base_.Get(name);
   }
 

@@ -335,7 +335,8 @@ void AddPull(CLI::App& sub, Context& ctx) {
   sub.add_option("--sha256", f->sha256, "Expected SHA-256 of the file (URL pulls)");
   sub.add_option("--registry", f->registry,
                  "Pull from this hub/registry instead, e.g. a `hangar serve --mirror` on the LAN: "
-                 "http://HOST:PORT (HF_ENDPOINT and OLLAMA_REGISTRY for this pull)");
+                 "http://HOST:PORT (HF_ENDPOINT and OLLAMA_REGISTRY for this pull; its API key in "
+                 "HF_TOKEN)");
   sub.add_flag("--force", f->force, "Pull even if the model does not fit this machine");
   sub.add_flag("--offline", f->offline, "Use only what is cached (also HF_HUB_OFFLINE=1)");
   sub.add_flag("--no-fit-check", f->no_fit_check, "Do not read the remote header first");

@@ -205,7 +205,10 @@ void AddServe(CLI::App& sub, Context& ctx) {
         ctx.Print(fmt::format(
             "hangar serve: mirror on ({}); on other machines set HF_ENDPOINT={} and "
             "OLLAMA_REGISTRY={}{}\n",
-            from, reach, reach, o.api_key.empty() ? "" : ", and HF_TOKEN to the API key"));
+            from, reach, reach,
+            o.api_key.empty() ? ""
+                              : ", and HF_TOKEN and OLLAMA_REGISTRY_TOKEN to the API key (or "
+                                "`hangar pull --registry URL` with HF_TOKEN)"));
       }
     }
     ctx.out->flush();

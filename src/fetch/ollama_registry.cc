@@ -58,6 +58,7 @@ OllamaRegistry::OllamaRegistry(HttpClient& http, const Environment& env) : http_
   if (auto base = env.Get("OLLAMA_REGISTRY"); base && !base->empty()) {
     override_base_ = *base;
     while (override_base_.ends_with("/")) override_base_.pop_back();
+    token_ = env.Get("OLLAMA_REGISTRY_TOKEN").value_or("");
   }
 }
 
@@ -69,6 +70,7 @@ std::string OllamaRegistry::BaseUrl(const ModelRef& ref) const {
 HttpHeaders OllamaRegistry::Headers() const {
   HttpHeaders h;
   h.Set("User-Agent", "hangar/0.1");
+  if (!token_.empty()) h.Set("Authorization", "Bearer " + token_);
   return h;
 }
 

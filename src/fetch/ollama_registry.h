@@ -10,7 +10,10 @@
 //
 // {base} is `OLLAMA_REGISTRY` when set (a URL such as http://127.0.0.1:5000,
 // for mirrors and tests), else https://{host} with the reference's host
-// (default registry.ollama.ai). Thread-safe as far as the HttpClient is.
+// (default registry.ollama.ai). `OLLAMA_REGISTRY_TOKEN`, when set with
+// OLLAMA_REGISTRY, goes to that registry as a bearer token (a `hangar serve
+// --mirror` with an API key); never to the default registry. Thread-safe as
+// far as the HttpClient is.
 #ifndef HANGAR_FETCH_OLLAMA_REGISTRY_H_
 #define HANGAR_FETCH_OLLAMA_REGISTRY_H_
 
@@ -61,6 +64,7 @@ class OllamaRegistry {
  private:
   HttpClient& http_;
   std::string override_base_;
+  std::string token_;  // OLLAMA_REGISTRY_TOKEN, for override_base_ only
 };
 
 }  // namespace hangar::fetch
