@@ -558,12 +558,13 @@ TEST_F(PullTest, OllamaRegistryModelWithItsLayers) {
 TEST_F(PullTest, TwoProcessesPullingTheSameFileDownloadItOnce) {
   hub_.cdn().SetFileOptions(FakeHub::BlobPath(Sha(q8_)), Rate(4 * kMiB));
   const fs::path out1 = home_ / "one.out", out2 = home_ / "two.out";
+  const fs::path err1 = home_ / "one.err", err2 = home_ / "two.err";
   const std::vector<std::string> pull = {"pull", kRepo + ":Q8_0", "--json", "--no-fit-check"};
-  int a = testing::SpawnProcess(Args(pull), Env(), out1.string());
+  int a = testing::SpawnProcess(Args(pull), Env(), out1.string(), err1.string());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  int b = testing::SpawnProcess(Args(pull), Env(), out2.string());
-  EXPECT_EQ(testing::WaitProcess(a), 0);
-  EXPECT_EQ(testing::WaitProcess(b), 0);
+  int b = testing::SpawnProcess(Args(pull), Env(), out2.string(), err2.string());
+  EXPECT_EQ(testing::WaitProcess(a), 0) << ReadFile(err1).value_or("");
+  EXPECT_EQ(testing::WaitProcess(b), 0) << ReadFile(err2).value_or("");
   EXPECT_EQ(Sha(RepoDir() / "blobs" / Sha(q8_)), Sha(q8_));
   EXPECT_LT(CdnBytes(), fs::file_size(q8_) * 3 / 2);  // once
   EXPECT_EQ(Json(Run({"list", "--json"})).size(), 1u);
